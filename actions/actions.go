@@ -1,0 +1,196 @@
+// Package actions defines the kinds of action an agent can take in a
+// capsule and how each one runs. Every action produces a notes.Record; the
+// caller turns the workspace that results into the action's commit.
+package actions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/krellin/krellin/capsule"
+	"github.com/krellin/krellin/notes"
+)
+
+// The action kinds.
+const (
+	Start = "start"
+	Run   = "run"
+	Fetch = "fetch"
+	Write = "write"
+	Patch = "patch"
+	Reset = "reset"
+)
+
+// MaxInput bounds the content of one write or patch.
+const MaxInput = 64 << 20
+
+// DefaultTimeout applies to run and fetch when the request names none.
+const DefaultTimeout = 30 * time.Minute
+
+// ErrBadRequest marks a request that is wrong before anything runs.
+var ErrBadRequest = errors.New("bad request")
+
+// Request is one action as a client asks for it.
+type Request struct {
+	Kind    string
+	Argv    []string      // run, fetch
+	Workdir string        // run, fetch: relative to /workspace, or absolute under it
+	Env     []string      // run, fetch: K=V
+	Timeout time.Duration // run, fetch
+	Path    string        // write
+	Input   []byte        // write content, patch text
+	ToSeq   int           // reset
+}
+
+// Box is the capsule an action runs in.
+type Box interface {
+	Exec(ctx context.Context, x capsule.Exec) (int, error)
+	Cancel(ctx context.Context, action string) error
+	SetNetwork(ctx context.Context, on bool) error
+}
+
+// Check validates a request before it is queued.
+func Check(r Request) error {
+	switch r.Kind {
+	case Run, Fetch:
+		if len(r.Argv) == 0 {
+			return fmt.Errorf("%w: %s needs a command (krellin %s -- CMD [ARG...])", ErrBadRequest, r.Kind, r.Kind)
+		}
+		if _, err := Workdir(r.Workdir); err != nil {
+			return err
+		}
+		for _, kv := range r.Env {
+			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+				return fmt.Errorf("%w: --env %q is not K=V", ErrBadRequest, kv)
+			}
+		}
+	case Write:
+		if r.Path == "" {
+			return fmt.Errorf("%w: write needs a path", ErrBadRequest)
+		}
+		fallthrough
+	case Patch:
+		if len(r.Input) > MaxInput {
+			return fmt.Errorf("%w: input of %d bytes is over the %d byte limit", ErrBadRequest, len(r.Input), MaxInput)
+		}
+	case Reset:
+		if r.ToSeq < 0 {
+			return fmt.Errorf("%w: reset --to takes a sequence number from `krellin log`", ErrBadRequest)
+		}
+	default:
+		return fmt.Errorf("%w: unknown action kind %q", ErrBadRequest, r.Kind)
+	}
+	return nil
+}
+
+// Workdir resolves a run's working directory inside the capsule.
+func Workdir(dir string) (string, error) {
+	if dir == "" {
+		return capsule.WorkspacePath, nil
+	}
+	p := dir
+	if !path.IsAbs(p) {
+		p = path.Join(capsule.WorkspacePath, p)
+	}
+	p = path.Clean(p)
+	if p != capsule.WorkspacePath && !strings.HasPrefix(p, capsule.WorkspacePath+"/") {
+		return "", fmt.Errorf("%w: --workdir %s is outside %s", ErrBadRequest, dir, capsule.WorkspacePath)
+	}
+	return p, nil
+}
+
+// Exec runs a run or fetch action, streaming its output to stdout and
+// stderr as it comes. Fetch has network egress for exactly its duration.
+func Exec(ctx context.Context, box Box, r Request, stdout, stderr io.Writer) (rec notes.Record) {
+	rec = notes.Record{Action: r.Kind, Argv: r.Argv, Start: time.Now()}
+	rec.Workdir, _ = Workdir(r.Workdir)
+	rec.Env = r.Env
+	outCap, errCap := notes.NewCapture(), notes.NewCapture()
+	defer func() {
+		rec.Duration = time.Since(rec.Start)
+		rec.Stdout, rec.Stderr = outCap.Output(), errCap.Output()
+	}()
+
+	if r.Kind == Fetch {
+		if err := box.SetNetwork(ctx, true); err != nil {
+			rec.Error = "turn network on: " + err.Error()
+			return rec
+		}
+		defer func() {
+			if err := box.SetNetwork(context.WithoutCancel(ctx), false); err != nil {
+				rec.Error = joinErr(rec.Error, "turn network off: "+err.Error())
+			}
+		}()
+	}
+
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	rec.Timeout = timeout
+	x := capsule.Exec{
+		Argv: r.Argv, Workdir: rec.Workdir, Env: r.Env, Timeout: timeout, ID: newID(),
+		Stdout: io.MultiWriter(outCap, orDiscard(stdout)),
+		Stderr: io.MultiWriter(errCap, orDiscard(stderr)),
+	}
+	code, err := runCancellable(ctx, box, x)
+	switch {
+	case err != nil:
+		rec.Interrupted, rec.Error = true, err.Error()
+	case ctx.Err() != nil:
+		rec.Exit, rec.Interrupted, rec.Error = &code, true, "stopped: the client went away"
+	default:
+		rec.Exit = &code
+		rec.TimedOut = code == capsule.TimeoutExit && time.Since(rec.Start) >= timeout
+	}
+	return rec
+}
+
+// runCancellable runs x; if ctx ends first, it asks krellin-exec to stop
+// the command and still waits for its status.
+func runCancellable(ctx context.Context, box Box, x capsule.Exec) (int, error) {
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := box.Exec(context.WithoutCancel(ctx), x)
+		done <- result{code, err}
+	}()
+	select {
+	case r := <-done:
+		return r.code, r.err
+	case <-ctx.Done():
+		box.Cancel(context.WithoutCancel(ctx), x.ID)
+		r := <-done
+		return r.code, r.err
+	}
+}
+
+func joinErr(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}

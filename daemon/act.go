@@ -1,0 +1,194 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/krellin/krellin/actions"
+	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/capsule"
+	"github.com/krellin/krellin/gitlog"
+	"github.com/krellin/krellin/notes"
+)
+
+// Act runs one action on a repository's capsule and records it. Output of
+// run and fetch streams to stdout and stderr as it comes. The returned
+// action is in the log, commit and note together, before Act returns.
+func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr io.Writer) (api.Action, error) {
+	r := actions.Request{
+		Kind: req.Kind, Argv: req.Argv, Workdir: req.Workdir, Env: req.Env,
+		Timeout: time.Duration(req.TimeoutMS) * time.Millisecond,
+		Path:    req.Path, Input: req.Input, ToSeq: req.ToSeq,
+	}
+	if err := actions.Check(r); err != nil {
+		return api.Action{}, err
+	}
+	eng, err := d.engine(ctx)
+	if err != nil {
+		return api.Action{}, err
+	}
+	c, err := d.capsuleFor(req.Repo, false)
+	if err != nil {
+		return api.Action{}, err
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.Session == "" {
+		return api.Action{}, fmt.Errorf("%w: no session on this capsule (start one with `krellin up`)", errNotFound)
+	}
+	if req.Session != "" && req.Session != c.st.Session {
+		return api.Action{}, fmt.Errorf("%w: the capsule runs session %s, not %s (switch with `krellin up --session %s`)",
+			actions.ErrBadRequest, c.st.Session, req.Session, req.Session)
+	}
+	return c.act(ctx, eng, r, stdout, stderr)
+}
+
+// act runs and records one action; the caller holds c.mu.
+func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Request, stdout, stderr io.Writer) (api.Action, error) {
+	c.busy.Store(summary(r))
+	defer c.busy.Store("")
+
+	var recovered string
+	var err error
+	if r.Kind != actions.Reset {
+		if recovered, err = c.ensureRunning(ctx, eng); err != nil {
+			return api.Action{}, err
+		}
+	}
+	rec, err := c.perform(ctx, r, stdout, stderr)
+	if err != nil {
+		return api.Action{}, err
+	}
+	if recovered != "" {
+		rec.Info = append(rec.Info, recovered)
+	}
+	return c.record(r, rec)
+}
+
+// perform runs the action itself. An error means nothing was done and
+// nothing is recorded; a failed action is a record with Error set.
+func (c *Capsule) perform(ctx context.Context, r actions.Request, stdout, stderr io.Writer) (notes.Record, error) {
+	switch r.Kind {
+	case actions.Run, actions.Fetch:
+		return actions.Exec(ctx, c, r, stdout, stderr), nil
+	case actions.Write:
+		return actions.WriteFile(c.ws.Root(), r), nil
+	case actions.Patch:
+		return actions.ApplyPatch(c.ws.Root(), r), nil
+	case actions.Reset:
+		return c.reset(ctx, r.ToSeq)
+	}
+	return notes.Record{}, fmt.Errorf("%w: unknown action %q", actions.ErrBadRequest, r.Kind)
+}
+
+// reset puts the workspace at the tree of action seq and recreates the
+// container from the pinned digest.
+func (c *Capsule) reset(ctx context.Context, seq int) (notes.Record, error) {
+	rec := notes.Record{Action: actions.Reset, TargetSeq: &seq, Start: time.Now()}
+	if seq > c.seq {
+		return rec, fmt.Errorf("%w: reset --to %d: the session has actions 0 to %d", actions.ErrBadRequest, seq, c.seq)
+	}
+	target, err := c.entryAt(seq)
+	if err != nil {
+		return rec, err
+	}
+	eng, err := c.d.engine(ctx)
+	if err != nil {
+		return rec, err
+	}
+	warn, err := c.recreateWith(ctx, eng, func() error {
+		return c.placeWorkspace(target.Tree, c.st.Base)
+	})
+	if err != nil {
+		return rec, err
+	}
+	rec.Info = append(rec.Info, warn...)
+	rec.Info = append(rec.Info, fmt.Sprintf("workspace at seq %d (tree %s); container recreated from %s", seq, target.Tree, c.st.Pin.Digest))
+	rec.Duration = time.Since(rec.Start)
+	return rec, nil
+}
+
+// entryAt reads the commit of action seq in the current session.
+func (c *Capsule) entryAt(seq int) (gitlog.Entry, error) {
+	entries, err := c.repo.Entries(c.st.Session)
+	if err != nil {
+		return gitlog.Entry{}, err
+	}
+	for _, e := range entries {
+		if e.Seq == seq {
+			return e, nil
+		}
+	}
+	return gitlog.Entry{}, fmt.Errorf("%w: action %d in session %s", errNotFound, seq, c.st.Session)
+}
+
+// record snapshots the workspace and appends the action's commit and note.
+func (c *Capsule) record(r actions.Request, rec notes.Record) (api.Action, error) {
+	tree, err := c.ws.Snapshot(c.tree)
+	if err != nil {
+		return api.Action{}, fmt.Errorf("record workspace: %w", err)
+	}
+	seq := c.seq + 1
+	trailers := []gitlog.Trailer{
+		{Key: gitlog.TrailerSeq, Value: strconv.Itoa(seq)},
+		{Key: gitlog.TrailerAction, Value: r.Kind},
+	}
+	if rec.Exit != nil {
+		trailers = append(trailers, gitlog.Trailer{Key: gitlog.TrailerExit, Value: strconv.Itoa(*rec.Exit)})
+	}
+	trailers = append(trailers, gitlog.Trailer{Key: "Krellin-Status", Value: statusOf(rec)})
+	commit := gitlog.Commit{
+		Tree: tree, Parent: c.tip, Subject: subjectOf(r, rec), Trailers: trailers,
+		Author: gitlog.Signature("krellin", "krellin@localhost", rec.Start),
+	}
+	h, err := c.repo.Append(c.st.Session, c.tip, commit, notes.Encode(rec))
+	if err != nil {
+		return api.Action{}, fmt.Errorf("record action: %w", err)
+	}
+	c.tip, c.tree, c.seq = h, tree, seq
+
+	e := gitlog.Entry{Seq: seq, Commit: h, Parent: commit.Parent, Tree: tree, Action: r.Kind,
+		Subject: commit.Subject, Exit: rec.Exit, When: rec.Start, Author: "krellin"}
+	return toAction(e, rec), nil
+}
+
+func statusOf(rec notes.Record) string {
+	switch {
+	case rec.TimedOut:
+		return api.StatusTimedOut
+	case rec.Interrupted:
+		return api.StatusInterrupted
+	case rec.Error != "":
+		return api.StatusFailed
+	}
+	return api.StatusOK
+}
+
+// subjectOf names the action in its commit subject.
+func subjectOf(r actions.Request, rec notes.Record) string {
+	s := summary(r)
+	if st := statusOf(rec); st != api.StatusOK {
+		s += " (" + st + ")"
+	} else if rec.Exit != nil && *rec.Exit != 0 {
+		s += fmt.Sprintf(" (exit %d)", *rec.Exit)
+	}
+	return s
+}
+
+func summary(r actions.Request) string {
+	switch r.Kind {
+	case actions.Run, actions.Fetch:
+		return r.Kind + ": " + notes.ShellQuote(r.Argv)
+	case actions.Write:
+		return "write: " + r.Path
+	case actions.Patch:
+		return "patch"
+	case actions.Reset:
+		return fmt.Sprintf("reset: to seq %d", r.ToSeq)
+	}
+	return r.Kind
+}

@@ -1,0 +1,143 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/krellin/krellin/actions"
+	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/capsule"
+	"github.com/krellin/krellin/gitlog"
+	"github.com/krellin/krellin/images"
+	"github.com/krellin/krellin/notes"
+	"github.com/krellin/krellin/replay"
+)
+
+// Replay reruns a session in a fresh, temporary capsule from the session's
+// pinned digest, with the workspace at its base, recording the new run as
+// session req.Into. The repository's own capsule is left as it is.
+func (d *Daemon) Replay(ctx context.Context, req api.ReplayRequest, progress func(string)) (replay.Report, error) {
+	eng, err := d.engine(ctx)
+	if err != nil {
+		return replay.Report{}, err
+	}
+	main, entries, err := d.sessionEntries(req.Target)
+	if err != nil {
+		return replay.Report{}, err
+	}
+	first := entries[0]
+	session := strings.TrimPrefix(first.Subject, "start session ")
+	session, _, _ = strings.Cut(session, " ")
+	into := req.Into
+	if into == "" {
+		into = nextReplayName(main.repo, session)
+	}
+	if err := gitlog.CheckSession(into); err != nil {
+		return replay.Report{}, fmt.Errorf("%w: --into: %v", actions.ErrBadRequest, err)
+	}
+	if _, err := main.repo.Tip(into); err == nil {
+		return replay.Report{}, fmt.Errorf("%w: session %s exists already; pick another --into", actions.ErrBadRequest, into)
+	}
+	pin := images.Pin{Ref: first.Trailers["Krellin-Image-Ref"], Digest: first.Trailers[gitlog.TrailerImage]}
+	if _, err := images.Check(ctx, eng, pin); err != nil {
+		return replay.Report{}, err
+	}
+
+	rc, err := d.replayCapsule(main, into)
+	if err != nil {
+		return replay.Report{}, err
+	}
+	defer rc.destroy(context.WithoutCancel(ctx), eng)
+	progress(fmt.Sprintf("replaying %s into %s: %d actions on %s", session, into, len(entries)-1, pin.Digest))
+	if err := rc.startSession(api.UpRequest{Target: api.Target{Session: into}, From: first.Trailers[gitlog.TrailerBase]}, pin); err != nil {
+		return replay.Report{}, err
+	}
+	if _, err := rc.recreate(ctx, eng); err != nil {
+		return replay.Report{}, err
+	}
+
+	originals := make([]replay.Original, 0, len(entries))
+	for _, e := range entries[1:] {
+		rec, _ := notes.Decode(e.Note)
+		originals = append(originals, replay.Original{Action: toAction(e, rec), Record: rec})
+	}
+	do := func(ctx context.Context, r actions.Request) (api.Action, notes.Record, error) {
+		a, err := rc.act(ctx, eng, r, io.Discard, io.Discard)
+		if err != nil {
+			return a, notes.Record{}, err
+		}
+		e, err := rc.entryAt(a.Seq)
+		if err != nil {
+			return a, notes.Record{}, err
+		}
+		rec, err := notes.Decode(e.Note)
+		return a, rec, err
+	}
+	return replay.Run(ctx, session, into, originals, do, func(s replay.Step) {
+		mark := "ok"
+		if !s.Matched() {
+			mark = "DIVERGED"
+		} else if !s.OutputMatch {
+			mark = "ok (output differs)"
+		}
+		progress(fmt.Sprintf("seq %d %s %s: %s", s.Seq, s.Action, s.What, mark))
+	})
+}
+
+// replayCapsule makes a temporary capsule for replaying into session into.
+func (d *Daemon) replayCapsule(main *Capsule, into string) (*Capsule, error) {
+	id := capsuleID(main.st.Repo + "\x00replay\x00" + into)
+	rc := &Capsule{
+		d: d, dir: filepath.Join(d.home, "replays", id), repo: main.repo,
+		st: state{ID: id, Name: containerName(main.st.Repo, id, "-replay"), Repo: main.st.Repo, CABundle: main.st.CABundle},
+	}
+	rc.busy.Store("")
+	if err := os.MkdirAll(rc.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("replay directory: %w", err)
+	}
+	return rc, nil
+}
+
+// destroy removes a temporary capsule's container and directory.
+func (c *Capsule) destroy(ctx context.Context, eng *capsule.Engine) {
+	if err := c.removeContainer(ctx, eng); err != nil {
+		c.d.log.Warn("remove replay capsule", "capsule", c.st.Name, "err", err)
+	}
+	if c.ws != nil {
+		c.ws.Close()
+	}
+	removeAllWritable(c.dir)
+}
+
+func nextReplayName(repo *gitlog.Repo, session string) string {
+	for i := 1; ; i++ {
+		n := fmt.Sprintf("%s-replay-%d", session, i)
+		if _, err := repo.Tip(n); err != nil {
+			return n
+		}
+	}
+}
+
+func (d *Daemon) handleReplay(w http.ResponseWriter, r *http.Request) {
+	var req api.ReplayRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	s := newStream(w)
+	rep, err := d.Replay(r.Context(), req, func(msg string) {
+		s.send(api.Event{Type: "progress", Message: msg})
+	})
+	if err != nil {
+		s.send(api.Event{Type: "error", Error: toError(err)})
+		return
+	}
+	b, _ := json.Marshal(rep)
+	s.send(api.Event{Type: "report", Report: b})
+	s.send(api.Event{Type: "done"})
+}

@@ -1,0 +1,92 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/krellin/krellin/images"
+)
+
+// state is what the daemon keeps about a capsule between restarts, in
+// capsule.json in the capsule's directory. History lives in git, not here.
+type state struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Repo      string     `json:"repo"`
+	Session   string     `json:"session"`
+	Pin       images.Pin `json:"image"`
+	Base      string     `json:"base"`
+	Container string     `json:"container"`
+	CABundle  string     `json:"ca_bundle,omitempty"`
+}
+
+// capsuleID names a repository's capsule after its path.
+func capsuleID(repo string) string {
+	sum := sha256.Sum256([]byte(repo))
+	return hex.EncodeToString(sum[:])[:12]
+}
+
+var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// containerName is a readable, unique container name for a repository.
+func containerName(repo, id, suffix string) string {
+	base := strings.Trim(unsafeName.ReplaceAllString(filepath.Base(repo), "-"), "-.")
+	if base == "" {
+		base = "repo"
+	}
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	return "krellin-" + base + "-" + id[:8] + suffix
+}
+
+func loadState(path string) (state, error) {
+	var s state
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("read %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// save writes the state durably: temporary file, fsync, rename.
+func (s state) save(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,104 @@
+// Package workspace owns the directory a capsule sees at /workspace: it
+// records the directory as git trees without rehashing unchanged files,
+// puts it back to any recorded tree, and resolves paths so that no host
+// operation leaves it.
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// ErrOutside reports a path that would leave the workspace.
+var ErrOutside = errors.New("path leaves the workspace")
+
+// Store is the object database trees and blobs go to.
+type Store interface {
+	WriteBlob(data []byte) (plumbing.Hash, error)
+	WriteRawTree(raw []byte) (plumbing.Hash, error)
+	ReadBlob(h plumbing.Hash) ([]byte, error)
+	Tree(h plumbing.Hash) (*object.Tree, error)
+	HasObject(h plumbing.Hash) bool
+}
+
+// Workspace is one capsule's workspace directory.
+type Workspace struct {
+	Dir   string
+	store Store
+
+	mu     sync.Mutex // guards everything below; one action at a time
+	root   *os.Root
+	files  map[string]fileState   // recorded files by path, from the last scan
+	dirs   map[string]dirState    // directories by path, from the last scan
+	stored map[plumbing.Hash]bool // trees known to be in the store
+}
+
+// fileState is what a scan remembers of a file, to skip rehashing it.
+type fileState struct {
+	size, mtime, ctime int64
+	ino                uint64
+	mode               uint32
+	hash               plumbing.Hash
+}
+
+// dirState is what a scan learned of a directory.
+type dirState struct {
+	tree  plumbing.Hash // zero when nothing below it is recorded
+	clean bool          // nothing below it was left out of tree
+}
+
+// Open returns the workspace at dir, creating the directory if needed.
+func Open(dir string, store Store) (*Workspace, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create workspace: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open workspace: %w", err)
+	}
+	return &Workspace{
+		Dir: dir, store: store, root: root,
+		files:  map[string]fileState{},
+		dirs:   map[string]dirState{},
+		stored: map[plumbing.Hash]bool{},
+	}, nil
+}
+
+// Close releases the workspace's directory handle.
+func (w *Workspace) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.root.Close()
+}
+
+// Root is the workspace as an os.Root: every path opened through it stays
+// beneath the workspace, whatever symlinks it meets.
+func (w *Workspace) Root() *os.Root { return w.root }
+
+// Forget drops what scans remembered, so the next scan rehashes all.
+func (w *Workspace) Forget() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.files = map[string]fileState{}
+	w.dirs = map[string]dirState{}
+}
+
+// isOutside reports whether err is os.Root refusing a path that escapes.
+func isOutside(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Err.Error() == "path escapes from parent"
+}
+
+// Classify turns os.Root's escape error into ErrOutside.
+func Classify(path string, err error) error {
+	if isOutside(err) {
+		return fmt.Errorf("%s: %w", path, ErrOutside)
+	}
+	return err
+}
