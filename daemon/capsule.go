@@ -47,7 +47,9 @@ func (c *Capsule) openWorkspace() error {
 	if c.ws != nil {
 		return nil
 	}
-	ws, err := workspace.Open(c.workspaceDir(), c.repo)
+	ws, err := workspace.Open(c.workspaceDir(), c.repo, func(msg string, err error) {
+		c.d.log.Warn(msg, "capsule", c.st.Name, "err", err)
+	})
 	if err != nil {
 		return err
 	}

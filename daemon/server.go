@@ -31,6 +31,11 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
+	pidFile := filepath.Join(d.home, "daemon.pid")
+	if err := writeFileAtomic(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(pidFile)
 	ln, err := listen(d.socket)
 	if err != nil {
 		return err

@@ -27,7 +27,6 @@ func (w *Workspace) Reset(prev, target plumbing.Hash) error {
 	if err := w.reconcile("", target); err != nil {
 		return fmt.Errorf("reset workspace: %w", err)
 	}
-	w.dirs = map[string]dirState{"": {tree: target, clean: true}}
 	return nil
 }
 
@@ -104,7 +103,7 @@ func sameKind(m filemode.FileMode, mode uint32) bool {
 // remove deletes p and everything below it, first making directories
 // writable where the capsule took the write bit away.
 func (w *Workspace) remove(p string) error {
-	delete(w.files, p)
+	w.forget(p)
 	if err := w.root.RemoveAll(p); err == nil {
 		return nil
 	}
@@ -147,7 +146,7 @@ func (w *Workspace) place(p string, e object.TreeEntry) error {
 		}
 		return nil
 	}
-	if fs, ok := w.files[p]; ok && fs.hash == e.Hash && modeOf(fs.mode) == e.Mode {
+	if fs := w.cached(p); !fs.hash.IsZero() && fs.hash == e.Hash && modeOf(fs.mode) == e.Mode {
 		return nil
 	}
 	return w.writeEntry(p, e)
@@ -170,7 +169,7 @@ func (w *Workspace) writeEntry(p string, e object.TreeEntry) error {
 	if err != nil {
 		return err
 	}
-	delete(w.files, p)
+	w.forget(p)
 	tmp := path.Join(path.Dir(p), ".krellin-tmp-"+path.Base(p))
 	w.root.Remove(tmp)
 	if e.Mode == filemode.Symlink {
@@ -194,4 +193,10 @@ func (w *Workspace) writeEntry(p string, e object.TreeEntry) error {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
+}
+
+// forget drops what scans remembered of p, a file or a directory.
+func (w *Workspace) forget(p string) {
+	delete(w.files[parentDir(p)], path.Base(p))
+	w.forgetTree(p)
 }

@@ -23,19 +23,25 @@ import (
 // the same timestamp tick, so its hash is not trusted on the next scan.
 const racyWindow = time.Second
 
-// scan is one pass over the workspace.
+// scan is one pass over the workspace. A full scan reads every directory
+// (and hashes only files whose stat changed); an incremental one reads
+// only the directories inotify reported, reusing the recorded trees of all
+// others.
 type scan struct {
 	w       *Workspace
 	start   time.Time
-	tracked map[string]bool // paths in the previous tree, and their parent dirs
-	files   map[string]fileState
-	dirs    map[string]dirState
+	prev    plumbing.Hash   // the tree recorded last
+	tracked map[string]bool // paths in prev, loaded on first need
+	full    bool
+	dirty   map[string]bool // directories to read again
+	above   map[string]bool // directories with a dirty one below
 }
 
 // Snapshot records the workspace as a tree, the way `git add -A` would see
 // it: .gitignore'd files are left out unless prev, the tree recorded last,
-// already tracks them; .git directories are never recorded. Only files
-// whose size, times, inode or mode changed since the last scan are read.
+// already tracks them; .git directories are never recorded. It reads only
+// what changed: directories inotify reported since the last scan, and in
+// them only files whose size, times, inode or mode changed.
 func (w *Workspace) Snapshot(prev plumbing.Hash) (plumbing.Hash, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -43,21 +49,83 @@ func (w *Workspace) Snapshot(prev plumbing.Hash) (plumbing.Hash, error) {
 }
 
 func (w *Workspace) snapshot(prev plumbing.Hash) (plumbing.Hash, error) {
-	tracked, err := w.trackedPaths(prev)
+	s, err := w.plan(prev)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	s := &scan{w: w, start: time.Now(), tracked: tracked,
-		files: map[string]fileState{}, dirs: map[string]dirState{}}
+	if !s.full && len(s.dirty) == 0 {
+		return w.last, nil
+	}
 	st, err := s.dir("", nil)
 	if err != nil {
+		w.invalidate()
 		return plumbing.ZeroHash, err
 	}
-	w.files, w.dirs = s.files, s.dirs
-	if st.tree.IsZero() {
-		return w.emptyTree()
+	tree := st.tree
+	if tree.IsZero() {
+		if tree, err = w.emptyTree(); err != nil {
+			return tree, err
+		}
 	}
-	return st.tree, nil
+	w.last = tree
+	return tree, nil
+}
+
+// plan decides between a full and an incremental scan.
+func (w *Workspace) plan(prev plumbing.Hash) (*scan, error) {
+	s := &scan{w: w, start: time.Now(), prev: prev, full: true,
+		dirty: map[string]bool{}, above: map[string]bool{}}
+	if w.watch == nil {
+		w.startWatching()
+	}
+	if w.watch == nil {
+		return s, nil
+	}
+	ch, err := w.watch.drain()
+	if err != nil {
+		return nil, err
+	}
+	if ch.full || w.last.IsZero() || prev != w.last {
+		w.restartWatching()
+		return s, nil
+	}
+	s.full, s.dirty = false, ch.dirty
+	for d := range ch.dirty {
+		for p := d; p != ""; {
+			p = parentDir(p)
+			s.above[p] = true
+		}
+	}
+	return s, nil
+}
+
+// startWatching sets up inotify; without it every scan is a full one.
+func (w *Workspace) startWatching() {
+	if w.noWatch {
+		return
+	}
+	wt, err := newWatcher()
+	if err != nil {
+		w.noWatch = true
+		return
+	}
+	w.watch = wt
+}
+
+// restartWatching drops every watch; the full scan adds them again.
+func (w *Workspace) restartWatching() {
+	if w.watch != nil {
+		w.watch.close()
+		w.watch = nil
+	}
+	w.startWatching()
+}
+
+// invalidate forgets everything, so the next scan is a full one.
+func (w *Workspace) invalidate() {
+	w.files = map[string]map[string]fileState{}
+	w.dirs = map[string]dirState{}
+	w.last = plumbing.ZeroHash
 }
 
 func (w *Workspace) emptyTree() (plumbing.Hash, error) {
@@ -69,6 +137,20 @@ func (w *Workspace) emptyTree() (plumbing.Hash, error) {
 		w.stored[h] = true
 	}
 	return h, nil
+}
+
+// isTracked reports whether p is in tree prev, which makes it recorded
+// even when a .gitignore matches it. Only ignored paths are asked about,
+// so the previous tree is loaded only when one turns up.
+func (s *scan) isTracked(p string) (bool, error) {
+	if s.tracked == nil {
+		t, err := s.w.trackedPaths(s.prev)
+		if err != nil {
+			return false, err
+		}
+		s.tracked = t
+	}
+	return s.tracked[p], nil
 }
 
 // trackedPaths lists every path in tree prev and every directory above one.
@@ -106,11 +188,21 @@ func (w *Workspace) walkTree(h plumbing.Hash, prefix string, fn func(string, obj
 
 // dir records directory rel and returns its state.
 func (s *scan) dir(rel string, ignores []gitignore.Pattern) (dirState, error) {
+	if ds, ok := s.w.dirs[rel]; ok && !s.full && !s.dirty[rel] && !s.above[rel] {
+		return ds, nil
+	}
 	f, err := s.w.root.Open(dirName(rel))
 	if err != nil {
 		return dirState{}, fmt.Errorf("scan %s: %w", dirName(rel), err)
 	}
 	defer f.Close()
+	if s.w.watch != nil {
+		if err := s.w.watch.add(f, rel); err != nil {
+			s.w.log("inotify unavailable, scanning in full", err)
+			s.w.watch.close()
+			s.w.watch, s.w.noWatch = nil, true
+		}
+	}
 	names, err := f.Readdirnames(-1)
 	if err != nil {
 		return dirState{}, fmt.Errorf("scan %s: %w", dirName(rel), err)
@@ -118,35 +210,42 @@ func (s *scan) dir(rel string, ignores []gitignore.Pattern) (dirState, error) {
 	ignores = s.readIgnore(rel, ignores)
 	matcher := gitignore.NewMatcher(ignores)
 
-	clean := true
+	old, files := s.w.files[rel], map[string]fileState{}
+	ds := dirState{clean: true}
 	var es []object.TreeEntry
 	for _, name := range names {
-		p := path.Join(rel, name)
-		var st unix.Stat_t
-		if err := unix.Fstatat(int(f.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			clean = false // vanished or unreadable: not recorded
-			continue
-		}
-		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-		if name == ".git" || (!s.tracked[p] && matcher.Match(split(p), isDir)) {
-			clean = false
-			continue
-		}
-		e, ok, entryClean, err := s.entry(p, name, &st, ignores)
+		e, ok, clean, err := s.entry(f, rel, name, ignores, matcher, old, files)
 		if err != nil {
 			return dirState{}, err
 		}
-		clean = clean && entryClean
+		ds.clean = ds.clean && clean
 		if ok {
 			es = append(es, e)
+			if e.Mode == filemode.Dir {
+				ds.subdirs = append(ds.subdirs, name)
+			}
 		}
 	}
-	return s.finishDir(rel, es, clean)
+	s.forgetGone(rel, ds.subdirs)
+	s.w.files[rel] = files
+	return s.finishDir(rel, es, ds)
 }
 
-// entry records one directory entry. ok is false when nothing is recorded
-// for it (an empty directory, a fifo).
-func (s *scan) entry(p, name string, st *unix.Stat_t, ignores []gitignore.Pattern) (e object.TreeEntry, ok, clean bool, err error) {
+// entry records one name of directory rel. ok is false when nothing is
+// recorded for it (ignored, an empty directory, a fifo); clean is false
+// when something below it was left out.
+func (s *scan) entry(f *os.File, rel, name string, ignores []gitignore.Pattern, m gitignore.Matcher,
+	old, files map[string]fileState) (e object.TreeEntry, ok, clean bool, err error) {
+	p := path.Join(rel, name)
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(f.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return e, false, false, nil // vanished or unreadable: not recorded
+	}
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if skip, err := s.skip(p, name, isDir, m); err != nil || skip {
+		return e, false, false, err
+	}
+
 	e.Name = name
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
@@ -166,39 +265,56 @@ func (s *scan) entry(p, name string, st *unix.Stat_t, ignores []gitignore.Patter
 	default:
 		return e, false, false, nil
 	}
-	e.Hash, err = s.fileHash(p, st)
-	return e, err == nil, true, err
+	fs, err := s.fileHash(p, &st, old[name])
+	if err != nil {
+		return e, false, false, err
+	}
+	files[name] = fs
+	e.Hash = fs.hash
+	if fs.racy {
+		files[name] = fileState{}
+	}
+	return e, true, true, nil
 }
 
-// fileHash returns a file's blob hash, reading it only if it changed.
-func (s *scan) fileHash(p string, st *unix.Stat_t) (plumbing.Hash, error) {
+// skip reports whether p is left out of the tree: a .git directory, or
+// an ignored path that the previous tree does not track.
+func (s *scan) skip(p, name string, isDir bool, m gitignore.Matcher) (bool, error) {
+	if name == ".git" {
+		return true, nil
+	}
+	if !m.Match(split(p), isDir) {
+		return false, nil
+	}
+	tracked, err := s.isTracked(p)
+	return !tracked, err
+}
+
+// fileHash returns a file's state with its blob hash, reading the file
+// only if its stat differs from old.
+func (s *scan) fileHash(p string, st *unix.Stat_t, old fileState) (fileState, error) {
 	fs := fileState{
 		size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(),
 		ino: st.Ino, mode: st.Mode,
 	}
-	if old, ok := s.w.files[p]; ok && !old.hash.IsZero() {
+	if !old.hash.IsZero() {
 		fs.hash = old.hash
 		if old == fs {
-			s.files[p] = fs
-			return fs.hash, nil
+			return fs, nil
 		}
 	}
 	data, err := s.read(p, st)
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return fs, err
 	}
-	h := plumbing.ComputeHash(plumbing.BlobObject, data)
-	if !s.w.store.HasObject(h) {
+	fs.hash = plumbing.ComputeHash(plumbing.BlobObject, data)
+	if !s.w.store.HasObject(fs.hash) {
 		if _, err := s.w.store.WriteBlob(data); err != nil {
-			return h, err
+			return fs, err
 		}
 	}
-	fs.hash = h
-	if s.start.Sub(time.Unix(0, fs.mtime)) < racyWindow || s.start.Sub(time.Unix(0, fs.ctime)) < racyWindow {
-		fs.hash = plumbing.ZeroHash // racy: hash it again next time
-	}
-	s.files[p] = fs
-	return h, nil
+	fs.racy = s.start.Sub(time.Unix(0, fs.mtime)) < racyWindow || s.start.Sub(time.Unix(0, fs.ctime)) < racyWindow
+	return fs, nil
 }
 
 // read returns a file's content, or a symlink's target.
@@ -215,22 +331,44 @@ func (s *scan) read(p string, st *unix.Stat_t) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-// finishDir encodes a directory's tree and stores it if it is new.
-func (s *scan) finishDir(rel string, es []object.TreeEntry, clean bool) (dirState, error) {
-	if len(es) == 0 {
-		s.dirs[rel] = dirState{clean: clean}
-		return s.dirs[rel], nil
+// forgetGone drops what was remembered below subdirectories of rel that
+// are no longer recorded.
+func (s *scan) forgetGone(rel string, now []string) {
+	keep := map[string]bool{}
+	for _, n := range now {
+		keep[n] = true
 	}
-	gitlog.SortEntries(es)
-	h, raw := gitlog.EncodeTree(es)
-	if !s.w.stored[h] {
-		if _, err := s.w.store.WriteRawTree(raw); err != nil {
-			return dirState{}, err
+	for _, n := range s.w.dirs[rel].subdirs {
+		if !keep[n] {
+			s.w.forgetTree(path.Join(rel, n))
 		}
-		s.w.stored[h] = true
 	}
-	s.dirs[rel] = dirState{tree: h, clean: clean}
-	return s.dirs[rel], nil
+}
+
+// forgetTree drops the remembered state of rel and everything below it.
+func (w *Workspace) forgetTree(rel string) {
+	for _, n := range w.dirs[rel].subdirs {
+		w.forgetTree(path.Join(rel, n))
+	}
+	delete(w.dirs, rel)
+	delete(w.files, rel)
+}
+
+// finishDir encodes a directory's tree and stores it if it is new.
+func (s *scan) finishDir(rel string, es []object.TreeEntry, ds dirState) (dirState, error) {
+	if len(es) > 0 {
+		gitlog.SortEntries(es)
+		h, raw := gitlog.EncodeTree(es)
+		if !s.w.stored[h] {
+			if _, err := s.w.store.WriteRawTree(raw); err != nil {
+				return dirState{}, err
+			}
+			s.w.stored[h] = true
+		}
+		ds.tree = h
+	}
+	s.w.dirs[rel] = ds
+	return ds, nil
 }
 
 // readIgnore adds the patterns of rel/.gitignore. A .gitignore that is a

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -31,12 +32,16 @@ type Store interface {
 type Workspace struct {
 	Dir   string
 	store Store
+	log   func(msg string, err error)
 
-	mu     sync.Mutex // guards everything below; one action at a time
-	root   *os.Root
-	files  map[string]fileState   // recorded files by path, from the last scan
-	dirs   map[string]dirState    // directories by path, from the last scan
-	stored map[plumbing.Hash]bool // trees known to be in the store
+	mu      sync.Mutex // guards everything below; one action at a time
+	root    *os.Root
+	files   map[string]map[string]fileState // by directory, then name
+	dirs    map[string]dirState             // by path; "" is the root
+	stored  map[plumbing.Hash]bool          // trees known to be in the store
+	last    plumbing.Hash                   // the tree the last scan recorded
+	watch   *watcher                        // nil until the first scan, or without inotify
+	noWatch bool                            // inotify failed: always scan in full
 }
 
 // fileState is what a scan remembers of a file, to skip rehashing it.
@@ -45,16 +50,19 @@ type fileState struct {
 	ino                uint64
 	mode               uint32
 	hash               plumbing.Hash
+	racy               bool // changed too close to the scan to trust
 }
 
 // dirState is what a scan learned of a directory.
 type dirState struct {
-	tree  plumbing.Hash // zero when nothing below it is recorded
-	clean bool          // nothing below it was left out of tree
+	tree    plumbing.Hash // zero when nothing below it is recorded
+	clean   bool          // nothing below it was left out of tree
+	subdirs []string      // recorded subdirectories
 }
 
 // Open returns the workspace at dir, creating the directory if needed.
-func Open(dir string, store Store) (*Workspace, error) {
+// logf, if not nil, hears about trouble that only costs speed.
+func Open(dir string, store Store, logf func(msg string, err error)) (*Workspace, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create workspace: %w", err)
 	}
@@ -62,18 +70,22 @@ func Open(dir string, store Store) (*Workspace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open workspace: %w", err)
 	}
-	return &Workspace{
-		Dir: dir, store: store, root: root,
-		files:  map[string]fileState{},
-		dirs:   map[string]dirState{},
-		stored: map[plumbing.Hash]bool{},
-	}, nil
+	if logf == nil {
+		logf = func(string, error) {}
+	}
+	w := &Workspace{Dir: dir, store: store, root: root, log: logf, stored: map[plumbing.Hash]bool{}}
+	w.invalidate()
+	return w, nil
 }
 
 // Close releases the workspace's directory handle.
 func (w *Workspace) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.watch != nil {
+		w.watch.close()
+		w.watch = nil
+	}
 	return w.root.Close()
 }
 
@@ -81,12 +93,16 @@ func (w *Workspace) Close() error {
 // beneath the workspace, whatever symlinks it meets.
 func (w *Workspace) Root() *os.Root { return w.root }
 
-// Forget drops what scans remembered, so the next scan rehashes all.
+// Forget drops what scans remembered, so the next scan is a full one.
 func (w *Workspace) Forget() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.files = map[string]fileState{}
-	w.dirs = map[string]dirState{}
+	w.invalidate()
+}
+
+// cached returns what the last scan remembered of file p.
+func (w *Workspace) cached(p string) fileState {
+	return w.files[parentDir(p)][path.Base(p)]
 }
 
 // isOutside reports whether err is os.Root refusing a path that escapes.
