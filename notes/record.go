@@ -90,7 +90,7 @@ func Encode(r Record) []byte {
 	if r.Input != nil {
 		field("Input", fmt.Sprintf("%d bytes", len(r.Input)))
 	}
-	if r.Action == "run" || r.Action == "fetch" {
+	if r.Action == "run" || r.Action == "fetch" || r.Stdout.Total > 0 || r.Stderr.Total > 0 {
 		field("Stdout", describe(r.Stdout))
 		field("Stderr", describe(r.Stderr))
 	}
@@ -155,7 +155,7 @@ func Decode(note []byte) (Record, error) {
 		body = append([]byte("--- "), body...)
 	}
 
-	kept := map[string][2]int{}
+	kept := map[string][3]int{}
 	sc := bufio.NewScanner(bytes.NewReader(header))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
@@ -177,7 +177,7 @@ func Decode(note []byte) (Record, error) {
 }
 
 // set stores one header field.
-func (r *Record) set(k, v string, kept map[string][2]int) error {
+func (r *Record) set(k, v string, kept map[string][3]int) error {
 	var err error
 	switch k {
 	case "Action":
@@ -215,7 +215,7 @@ func (r *Record) set(k, v string, kept map[string][2]int) error {
 	case "Input":
 		var n int
 		_, err = fmt.Sscanf(v, "%d bytes", &n)
-		kept["input"] = [2]int{n, 0}
+		kept["input"] = [3]int{n, 0, 0}
 	case "Stdout", "Stderr":
 		err = parseOutput(v, k, r, kept)
 	}
@@ -228,7 +228,7 @@ func atoiPtr(v string) (*int, error) {
 }
 
 // parseOutput reads "N bytes sha256:H kept A+B" into the record.
-func parseOutput(v, k string, r *Record, kept map[string][2]int) error {
+func parseOutput(v, k string, r *Record, kept map[string][3]int) error {
 	o := &r.Stdout
 	if k == "Stderr" {
 		o = &r.Stderr
@@ -238,11 +238,11 @@ func parseOutput(v, k string, r *Record, kept map[string][2]int) error {
 		return errors.New("short output field")
 	}
 	n, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
-		return err
+	if err != nil || n < 0 {
+		return errors.New("bad byte count")
 	}
 	o.Total = n
-	a, b := int(n), 0
+	a, b, cut := int(n), 0, 0
 	for i := 2; i < len(f); i++ {
 		switch {
 		case strings.HasPrefix(f[i], "sha256:"):
@@ -251,16 +251,20 @@ func parseOutput(v, k string, r *Record, kept map[string][2]int) error {
 			if _, err := fmt.Sscanf(f[i+1], "%d+%d", &a, &b); err != nil {
 				return err
 			}
+			if a < 0 || b < 0 || int64(a)+int64(b) >= n {
+				return errors.New("kept more than the total")
+			}
+			cut = 1
 			i++
 		}
 	}
-	kept[strings.ToLower(k)] = [2]int{a, b}
+	kept[strings.ToLower(k)] = [3]int{a, b, cut}
 	return nil
 }
 
 // readBody takes the exact bytes of each section, using the lengths the
 // header announced.
-func (r *Record) readBody(body []byte, kept map[string][2]int) error {
+func (r *Record) readBody(body []byte, kept map[string][3]int) error {
 	for len(body) > 0 {
 		line, rest, ok := bytes.Cut(body, []byte("\n"))
 		if !ok {
@@ -271,7 +275,7 @@ func (r *Record) readBody(body []byte, kept map[string][2]int) error {
 		if !ok {
 			return fmt.Errorf("%w: unknown section %q", ErrMalformed, name)
 		}
-		head, tail, rest, err := takeSection(rest, name, k[0], k[1])
+		head, tail, rest, err := takeSection(rest, name, k[0], k[1], k[2] == 1)
 		if err != nil {
 			return err
 		}
@@ -289,13 +293,13 @@ func (r *Record) readBody(body []byte, kept map[string][2]int) error {
 }
 
 // takeSection cuts one section's head and tail bytes off b.
-func takeSection(b []byte, name string, nHead, nTail int) (head, tail, rest []byte, err error) {
+func takeSection(b []byte, name string, nHead, nTail int, cut bool) (head, tail, rest []byte, err error) {
 	bad := fmt.Errorf("%w: section %s is shorter than its header says", ErrMalformed, name)
 	if len(b) < nHead {
 		return nil, nil, nil, bad
 	}
 	head, b = b[:nHead], b[nHead:]
-	if nTail > 0 {
+	if cut {
 		_, after, ok := bytes.Cut(b, []byte(" bytes omitted] ...\n"))
 		if !ok || len(after) < nTail {
 			return nil, nil, nil, bad
