@@ -45,7 +45,7 @@ recorded as one commit whether or not it changed anything.`,
 			return a.exec(cmd.Context(), "run", o, args)
 		},
 	}
-	execFlags(cmd, &o, true)
+	execFlags(cmd, &o)
 	return cmd
 }
 
@@ -64,17 +64,15 @@ every other action runs without network.`,
 			return a.exec(cmd.Context(), "fetch", o, args)
 		},
 	}
-	execFlags(cmd, &o, false)
+	execFlags(cmd, &o)
 	return cmd
 }
 
-func execFlags(cmd *cobra.Command, o *execOptions, all bool) {
+func execFlags(cmd *cobra.Command, o *execOptions) {
 	f := cmd.Flags()
 	f.DurationVar(&o.timeout, "timeout", 0, "kill the command and its children after this long (default 30m)")
-	if all {
-		f.StringVar(&o.workdir, "workdir", "", "working directory, relative to /workspace")
-		f.StringArrayVar(&o.env, "env", nil, "set K=V in the command's environment (repeatable)")
-	}
+	f.StringVar(&o.workdir, "workdir", "", "working directory, relative to /workspace")
+	f.StringArrayVar(&o.env, "env", nil, "set K=V in the command's environment (repeatable)")
 	f.SetInterspersed(false)
 }
 

@@ -44,7 +44,7 @@ func (d *Daemon) Replay(ctx context.Context, req api.ReplayRequest, progress fun
 	if _, err := main.repo.Tip(into); err == nil {
 		return replay.Report{}, fmt.Errorf("%w: session %s exists already; pick another --into", actions.ErrBadRequest, into)
 	}
-	pin := images.Pin{Ref: first.Trailers["Krellin-Image-Ref"], Digest: first.Trailers[gitlog.TrailerImage]}
+	pin := images.Pin{Ref: first.Trailers[trailerImageRef], Digest: first.Trailers[gitlog.TrailerImage]}
 	if _, err := images.Check(ctx, eng, pin); err != nil {
 		return replay.Report{}, err
 	}
@@ -55,7 +55,11 @@ func (d *Daemon) Replay(ctx context.Context, req api.ReplayRequest, progress fun
 	}
 	defer rc.destroy(context.WithoutCancel(ctx), eng)
 	progress(fmt.Sprintf("replaying %s into %s: %d actions on %s", session, into, len(entries)-1, pin.Digest))
-	if err := rc.startSession(api.UpRequest{Target: api.Target{Session: into}, From: first.Trailers[gitlog.TrailerBase]}, pin); err != nil {
+	plan, err := rc.planSession(api.UpRequest{Target: api.Target{Session: into}, From: first.Trailers[gitlog.TrailerBase]}, pin)
+	if err != nil {
+		return replay.Report{}, err
+	}
+	if err := rc.startSession(plan); err != nil {
 		return replay.Report{}, err
 	}
 	if _, err := rc.recreate(ctx, eng); err != nil {

@@ -59,10 +59,14 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest) (api.UpResponse, err
 		if err != nil {
 			return resp, err
 		}
+		plan, err := c.planSession(req, pin)
+		if err != nil {
+			return resp, err
+		}
 		if err := c.removeContainer(ctx, eng); err != nil {
 			return resp, err
 		}
-		if err := c.startSession(req, pin); err != nil {
+		if err := c.startSession(plan); err != nil {
 			return resp, err
 		}
 		resp.Created = true
@@ -99,15 +103,25 @@ func (c *Capsule) ensureContainer(ctx context.Context, fresh bool) ([]string, er
 	return []string{note}, nil
 }
 
-// startSession records seq 0 of a new session and puts the workspace at
-// its base.
-func (c *Capsule) startSession(req api.UpRequest, pin images.Pin) error {
+// sessionPlan is a new session, checked before anything changes.
+type sessionPlan struct {
+	name string
+	base plumbing.Hash
+	tree plumbing.Hash
+	pin  images.Pin
+}
+
+// planSession validates a new session's name and base.
+func (c *Capsule) planSession(req api.UpRequest, pin images.Pin) (sessionPlan, error) {
 	name := req.Session
 	if name == "" {
 		name = c.nextSessionName()
 	}
 	if err := gitlog.CheckSession(name); err != nil {
-		return fmt.Errorf("%w: %v", actions.ErrBadRequest, err)
+		return sessionPlan{}, fmt.Errorf("%w: %v", actions.ErrBadRequest, err)
+	}
+	if c.sessionExists(name) {
+		return sessionPlan{}, fmt.Errorf("%w: session %s exists already", actions.ErrBadRequest, name)
 	}
 	from := req.From
 	if from == "" {
@@ -115,41 +129,49 @@ func (c *Capsule) startSession(req api.UpRequest, pin images.Pin) error {
 	}
 	base, err := c.repo.Resolve(from)
 	if err != nil {
-		return fmt.Errorf("%w: %v (give --from a commit, branch or tag)", actions.ErrBadRequest, err)
+		return sessionPlan{}, fmt.Errorf("%w: %v (give --from a commit, branch or tag)", actions.ErrBadRequest, err)
 	}
 	bc, err := c.repo.Commit(base)
 	if err != nil {
-		return err
+		return sessionPlan{}, err
 	}
-	if err := c.placeWorkspace(bc.TreeHash, base.String()); err != nil {
-		return err
-	}
+	return sessionPlan{name: name, base: base, tree: bc.TreeHash, pin: pin}, nil
+}
 
+// startSession records seq 0 of a new session and puts the workspace at
+// its base. The container must be gone.
+func (c *Capsule) startSession(p sessionPlan) error {
+	if err := c.placeWorkspace(p.tree, p.base.String()); err != nil {
+		return err
+	}
 	start := time.Now()
 	rec := notes.Record{Action: actions.Start, Start: start, Info: []string{
-		"session " + name + " on " + base.String(),
-		"image " + pin.Ref + " pinned to " + pin.Digest,
+		"session " + p.name + " on " + p.base.String(),
+		"image " + p.pin.Ref + " pinned to " + p.pin.Digest,
 	}}
 	commit := gitlog.Commit{
-		Tree: bc.TreeHash, Parent: base,
-		Subject: fmt.Sprintf("start session %s on %s", name, base.String()[:12]),
+		Tree: p.tree, Parent: p.base,
+		Subject: fmt.Sprintf("start session %s on %s", p.name, p.base.String()[:12]),
 		Trailers: []gitlog.Trailer{
 			{Key: gitlog.TrailerSeq, Value: "0"},
 			{Key: gitlog.TrailerAction, Value: actions.Start},
-			{Key: gitlog.TrailerBase, Value: base.String()},
-			{Key: gitlog.TrailerImage, Value: pin.Digest},
-			{Key: "Krellin-Image-Ref", Value: pin.Ref},
+			{Key: gitlog.TrailerBase, Value: p.base.String()},
+			{Key: gitlog.TrailerImage, Value: p.pin.Digest},
+			{Key: trailerImageRef, Value: p.pin.Ref},
 		},
 		Author: gitlog.Signature("krellin", "krellin@localhost", start),
 	}
-	h, err := c.repo.Append(name, plumbing.ZeroHash, commit, notes.Encode(rec))
+	h, err := c.repo.Append(p.name, plumbing.ZeroHash, commit, notes.Encode(rec))
 	if err != nil {
 		return err
 	}
-	c.st.Session, c.st.Pin, c.st.Base = name, pin, base.String()
-	c.tip, c.tree, c.seq = h, bc.TreeHash, 0
+	c.st.Session, c.st.Pin, c.st.Base = p.name, p.pin, p.base.String()
+	c.tip, c.tree, c.seq = h, p.tree, 0
 	return nil
 }
+
+// trailerImageRef records the image reference the user named.
+const trailerImageRef = "Krellin-Image-Ref"
 
 // switchTo makes an existing session current: workspace at its tip, the
 // image pinned at its start.
@@ -159,7 +181,7 @@ func (c *Capsule) switchTo(ctx context.Context, name string) error {
 		return err
 	}
 	first, last := entries[0], entries[len(entries)-1]
-	pin := images.Pin{Ref: first.Trailers["Krellin-Image-Ref"], Digest: first.Trailers[gitlog.TrailerImage]}
+	pin := images.Pin{Ref: first.Trailers[trailerImageRef], Digest: first.Trailers[gitlog.TrailerImage]}
 	eng, err := c.d.engine(ctx)
 	if err != nil {
 		return err
