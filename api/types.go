@@ -143,6 +143,7 @@ type Status struct {
 	Actions    int    `json:"actions"`
 	Workspace  string `json:"workspace"`
 	Busy       bool   `json:"busy"`
+	Running    string `json:"running,omitempty"` // the action in flight
 	APIVersion string `json:"engine_api_version,omitempty"`
 }
 

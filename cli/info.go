@@ -90,7 +90,7 @@ func (a *app) printStatus(s api.Status, asJSON bool) error {
 	row("image", s.Image+" ("+s.ImageRef+")")
 	row("workspace", s.Workspace)
 	if s.Busy {
-		row("busy", "an action is running")
+		row("running", s.Running)
 	}
 	return tw.Flush()
 }

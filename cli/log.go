@@ -63,7 +63,7 @@ func (a *app) renderLog(acts []api.Action) error {
 		s := acts[0]
 		fmt.Fprintf(&md, "# %s\n\nbase `%s` · image `%s` · %d actions\n\n", sessionOf(s), short(s.Base), short(s.Image), len(acts)-1)
 	}
-	md.WriteString("| seq | action | what | status | time | commit |\n|---:|---|---|---|---:|---|\n")
+	md.WriteString("| seq | action | what | status | took | commit |\n|---:|---|---|---|---:|---|\n")
 	for _, x := range acts {
 		fmt.Fprintf(&md, "| %d | %s | %s | %s | %s | `%s` |\n",
 			x.Seq, x.Action, cell(what(x)), cell(statusText(x)), ms(x.DurationMS), x.Commit[:10])

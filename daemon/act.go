@@ -37,6 +37,7 @@ func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr 
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.publish()
 	if c.st.Session == "" {
 		return api.Action{}, fmt.Errorf("%w: no session on this capsule (start one with `krellin up`)", errNotFound)
 	}

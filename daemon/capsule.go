@@ -33,7 +33,29 @@ type Capsule struct {
 	tree plumbing.Hash // its tree
 	seq  int           // its sequence number
 
-	busy atomic.Value // string: the action in flight, "" when idle
+	busy atomic.Value            // string: the action in flight, "" when idle
+	view atomic.Pointer[capView] // what readers see without waiting for mu
+}
+
+// capView is a copy of a capsule's state for readers, published after
+// every change so that status and log never queue behind a long action.
+type capView struct {
+	st  state
+	tip plumbing.Hash
+	seq int
+}
+
+// publish makes the current state visible to readers; the caller holds mu.
+func (c *Capsule) publish() {
+	c.view.Store(&capView{st: c.st, tip: c.tip, seq: c.seq})
+}
+
+// current returns the last published state.
+func (c *Capsule) current() capView {
+	if v := c.view.Load(); v != nil {
+		return *v
+	}
+	return capView{}
 }
 
 func (c *Capsule) statePath() string    { return filepath.Join(c.dir, "capsule.json") }

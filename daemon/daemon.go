@@ -113,6 +113,7 @@ func (d *Daemon) capsuleFor(top string, create bool) (*Capsule, error) {
 			return nil, err
 		}
 	}
+	c.publish()
 	d.capsules[repo.Top] = c
 	return c, nil
 }

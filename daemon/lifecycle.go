@@ -22,6 +22,7 @@ func (d *Daemon) Down(ctx context.Context, t api.Target) (api.Status, error) {
 	if c.st.Container != "" {
 		err = eng.Stop(ctx, c.st.Container)
 	}
+	c.publish()
 	c.mu.Unlock()
 	if err != nil {
 		return api.Status{}, err

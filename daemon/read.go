@@ -1,13 +1,15 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
@@ -45,9 +47,7 @@ func (d *Daemon) sessionEntries(t api.Target) (*Capsule, []gitlog.Entry, error) 
 	}
 	name := t.Session
 	if name == "" {
-		c.mu.Lock()
-		name = c.st.Session
-		c.mu.Unlock()
+		name = c.current().st.Session
 	}
 	if name == "" {
 		return nil, nil, fmt.Errorf("%w: no session in this repository yet (start one with `krellin up`)", errNotFound)
@@ -137,21 +137,22 @@ func point(entries []gitlog.Entry, s string, def plumbing.Hash) (plumbing.Hash, 
 	return def, fmt.Errorf("%w: %q is neither a sequence number nor a commit of the session", errNotFound, s)
 }
 
-// diff renders the changes between two commits as a unified diff.
+// diff renders the changes between two commits as git itself does. It
+// runs git on the user's repository (never on the workspace), with
+// external diff drivers and textconv filters off, so no program named by
+// recorded content runs on the host. go-git's own patch output was not
+// used: it renders empty new files as binary.
 func (c *Capsule) diff(from, to plumbing.Hash) (string, error) {
-	a, err := c.repo.Commit(from)
+	cmd := exec.Command("git", "-C", c.repo.Top, "-c", "core.quotePath=false", "diff",
+		"--no-color", "--no-ext-diff", "--no-textconv", "--find-renames", from.String(), to.String(), "--")
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("git diff %s..%s: %v: %s", from.String()[:12], to.String()[:12], err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	b, err := c.repo.Commit(to)
-	if err != nil {
-		return "", err
-	}
-	p, err := a.Patch(b)
-	if err != nil {
-		return "", fmt.Errorf("diff %s..%s: %w", from, to, err)
-	}
-	return p.String(), nil
+	return string(out), nil
 }
 
 // Sessions lists a repository's sessions.
@@ -164,9 +165,7 @@ func (d *Daemon) Sessions(t api.Target) ([]api.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	current := c.st.Session
-	c.mu.Unlock()
+	current := c.current().st.Session
 	out := make([]api.Session, 0, len(names))
 	for _, n := range names {
 		entries, err := c.repo.Entries(n)
@@ -189,24 +188,21 @@ func (d *Daemon) Status(ctx context.Context, t api.Target) (api.Status, error) {
 		return api.Status{}, err
 	}
 	busy, _ := c.busy.Load().(string)
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	v := c.current()
 	s := api.Status{
-		Repo: c.st.Repo, Capsule: c.st.Name, Container: c.st.Container, Session: c.st.Session,
-		Image: c.st.Pin.Digest, ImageRef: c.st.Pin.Ref, Base: c.st.Base, Tip: c.tip.String(),
-		Actions: c.seq, Workspace: c.workspaceDir(), Busy: busy != "", State: "removed",
+		Repo: v.st.Repo, Capsule: v.st.Name, Container: v.st.Container, Session: v.st.Session,
+		Image: v.st.Pin.Digest, ImageRef: v.st.Pin.Ref, Base: v.st.Base, Tip: v.tip.String(),
+		Actions: v.seq, Workspace: c.workspaceDir(), Busy: busy != "", Running: busy, State: "removed",
 	}
 	eng, err := d.engine(ctx)
 	if err != nil {
 		return s, err
 	}
 	s.APIVersion = eng.APIVersion()
-	if c.st.Container != "" {
-		if st, err := eng.Inspect(ctx, c.st.Container); err == nil {
+	if v.st.Container != "" {
+		if st, err := eng.Inspect(ctx, v.st.Container); err == nil {
 			s.State = st.Status
 		}
 	}
 	return s, nil
 }
-
-var _ = object.Signature{}

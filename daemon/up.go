@@ -30,6 +30,7 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest) (api.UpResponse, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer c.publish()
 
 	if req.CABundle != "" {
 		if _, err := os.Stat(req.CABundle); err != nil {
