@@ -17,11 +17,7 @@ func (a *app) sessionsCommand() *cobra.Command {
 		Example: `  krellin sessions`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := a.target("")
-			if err != nil {
-				return err
-			}
-			c, err := a.client(cmd.Context())
+			t, c, err := a.connect(cmd.Context(), "")
 			if err != nil {
 				return err
 			}
@@ -51,11 +47,7 @@ func (a *app) statusCommand() *cobra.Command {
 		Example: `  krellin status`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := a.target("")
-			if err != nil {
-				return err
-			}
-			c, err := a.client(cmd.Context())
+			t, c, err := a.connect(cmd.Context(), "")
 			if err != nil {
 				return err
 			}
@@ -102,11 +94,7 @@ func (a *app) downCommand() *cobra.Command {
 		Example: `  krellin down`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := a.target("")
-			if err != nil {
-				return err
-			}
-			c, err := a.client(cmd.Context())
+			t, c, err := a.connect(cmd.Context(), "")
 			if err != nil {
 				return err
 			}
@@ -130,11 +118,7 @@ refs/notes/krellin/; krellin up starts again from there.`,
 		Example: `  krellin rm`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := a.target("")
-			if err != nil {
-				return err
-			}
-			c, err := a.client(cmd.Context())
+			t, c, err := a.connect(cmd.Context(), "")
 			if err != nil {
 				return err
 			}

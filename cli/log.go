@@ -30,11 +30,7 @@ is the contract. The same history is plain git:
   krellin log --json | jq '.[] | select(.exit_code != 0)'`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := a.target(session)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(cmd.Context())
+			t, c, err := a.connect(cmd.Context(), session)
 			if err != nil {
 				return err
 			}
@@ -167,11 +163,7 @@ func (a *app) showCommand() *cobra.Command {
 			if err != nil {
 				return &ExitError{Code: exitUsage, Err: fmt.Errorf("SEQ must be a number from `krellin log`, not %q", args[0])}
 			}
-			t, err := a.target(session)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(cmd.Context())
+			t, c, err := a.connect(cmd.Context(), session)
 			if err != nil {
 				return err
 			}

@@ -31,11 +31,7 @@ matched.`,
 			if len(args) == 1 {
 				session = args[0]
 			}
-			t, err := a.target(session)
-			if err != nil {
-				return err
-			}
-			c, err := a.client(cmd.Context())
+			t, c, err := a.connect(cmd.Context(), session)
 			if err != nil {
 				return err
 			}

@@ -126,6 +126,17 @@ func (a *app) target(session string) (api.Target, error) {
 	return api.Target{Repo: top, Session: session}, nil
 }
 
+// connect resolves the repository and reaches the daemon, starting one
+// when none answers.
+func (a *app) connect(ctx context.Context, session string) (api.Target, *api.Client, error) {
+	t, err := a.target(session)
+	if err != nil {
+		return t, nil, err
+	}
+	c, err := a.client(ctx)
+	return t, c, err
+}
+
 // exactArgs is cobra.ExactArgs with a usage hint.
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
