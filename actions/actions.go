@@ -26,6 +26,9 @@ const (
 	Write = "write"
 	Patch = "patch"
 	Reset = "reset"
+	// Recover records workspace changes found after the daemon restarted:
+	// the effect of an action that was cut short before its commit.
+	Recover = "recover"
 )
 
 // MaxInput bounds the content of one write or patch.

@@ -151,10 +151,10 @@ func (c *Client) stream(ctx context.Context, path string, body any, fn func(Even
 		}
 		fn(e)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("read daemon stream: %w", err)
 	}
-	return errors.New("the daemon closed the stream early (did it stop? see its log)")
+	return errDropped
 }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
@@ -191,14 +191,19 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w on %s: %v", ErrNoDaemon, c.Socket, err)
+	switch {
+	case err == nil:
+		return resp, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return nil, errDropped
 	}
-	return resp, nil
+	return nil, fmt.Errorf("%w on %s: %v", ErrNoDaemon, c.Socket, err)
 }
+
+// errDropped reports a daemon that went away in the middle of a request.
+var errDropped = errors.New("the daemon closed the connection mid-request (did it stop? see daemon.log in KRELLIN_HOME); `krellin log` shows what was recorded")
 
 func readError(resp *http.Response) error {
 	var body struct{ Error *Error }

@@ -10,6 +10,7 @@ import (
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/capsule"
+	"github.com/krellin/krellin/execwrap"
 	"github.com/krellin/krellin/gitlog"
 	"github.com/krellin/krellin/notes"
 )
@@ -53,6 +54,9 @@ func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Reques
 	c.busy.Store(summary(r))
 	defer c.busy.Store("")
 
+	if err := c.adopt(ctx, eng); err != nil {
+		return api.Action{}, err
+	}
 	var recovered string
 	var err error
 	if r.Kind != actions.Reset {
@@ -190,6 +194,36 @@ func summary(r actions.Request) string {
 		return "patch"
 	case actions.Reset:
 		return fmt.Sprintf("reset: to seq %d", r.ToSeq)
+	case actions.Recover:
+		return "recover: changes of an interrupted action"
 	}
 	return r.Kind
+}
+
+// adopt takes over a capsule that an earlier daemon ran, once per daemon:
+// it stops runs that daemon left going, and if the workspace no longer
+// matches the recorded tip (an action was cut short before its commit),
+// records what is there as an interrupted "recover" action, so nothing is
+// lost or credited to the next action.
+func (c *Capsule) adopt(ctx context.Context, eng *capsule.Engine) error {
+	if c.adopted || c.st.Session == "" {
+		return nil
+	}
+	if c.st.Container != "" {
+		if s, err := eng.Inspect(ctx, c.st.Container); err == nil && s.Running {
+			eng.Cancel(ctx, c.st.Container, execwrap.AllActions)
+		}
+	}
+	tree, err := c.ws.Snapshot(c.tree)
+	if err != nil {
+		return fmt.Errorf("check workspace: %w", err)
+	}
+	c.adopted = true
+	if tree == c.tree {
+		return nil
+	}
+	rec := notes.Record{Action: actions.Recover, Start: time.Now(), Interrupted: true,
+		Error: "the workspace changed after the last recorded action; an action was interrupted before it was recorded (the daemon stopped)"}
+	_, err = c.record(actions.Request{Kind: actions.Recover}, rec)
+	return err
 }

@@ -33,6 +33,8 @@ type Capsule struct {
 	tree plumbing.Hash // its tree
 	seq  int           // its sequence number
 
+	adopted bool // this daemon has taken the capsule over (see adopt)
+
 	busy atomic.Value            // string: the action in flight, "" when idle
 	view atomic.Pointer[capView] // what readers see without waiting for mu
 }

@@ -168,6 +168,7 @@ func (c *Capsule) startSession(p sessionPlan) error {
 	}
 	c.st.Session, c.st.Pin, c.st.Base = p.name, p.pin, p.base.String()
 	c.tip, c.tree, c.seq = h, p.tree, 0
+	c.adopted = true
 	return nil
 }
 
@@ -198,6 +199,7 @@ func (c *Capsule) switchTo(ctx context.Context, name string) error {
 	}
 	c.st.Session, c.st.Pin, c.st.Base = name, pin, first.Trailers[gitlog.TrailerBase]
 	c.tip, c.tree, c.seq = last.Commit, last.Tree, last.Seq
+	c.adopted = true
 	return nil
 }
 

@@ -11,6 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// AllActions, given to Cancel, stops every labelled run: what a daemon
+// that restarted after a crash does to runs it no longer follows.
+const AllActions = "*"
+
 // Cancel sends SIGTERM to every krellin-exec running action id, which makes
 // each kill its command's tree and exit, and returns how many it signalled.
 // It does not wait for them to finish.
@@ -28,9 +32,12 @@ func Cancel(id string) (int, error) {
 	}
 
 	want := []byte(ActionEnv + "=" + id)
+	if id == AllActions {
+		want = []byte(ActionEnv + "=")
+	}
 	signalled := 0
 	for _, pid := range pids {
-		if pid == os.Getpid() || !hasEnv(pid, want) || !runs(pid, self) {
+		if pid == os.Getpid() || !hasEnv(pid, want, id == AllActions) || !runs(pid, self) {
 			continue
 		}
 		if unix.Kill(pid, unix.SIGTERM) == nil {
@@ -41,14 +48,14 @@ func Cancel(id string) (int, error) {
 }
 
 // hasEnv reports whether process pid was executed with the environment
-// entry kv.
-func hasEnv(pid int, kv []byte) bool {
+// entry kv, or with one starting with kv when prefix is set.
+func hasEnv(pid int, kv []byte, prefix bool) bool {
 	environ, err := os.ReadFile(procPath(pid, "environ"))
 	if err != nil {
 		return false
 	}
 	for _, entry := range bytes.Split(environ, []byte{0}) {
-		if bytes.Equal(entry, kv) {
+		if bytes.Equal(entry, kv) || prefix && bytes.HasPrefix(entry, kv) {
 			return true
 		}
 	}

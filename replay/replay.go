@@ -85,6 +85,15 @@ func Run(ctx context.Context, session, into string, originals []Original, do Doe
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
+		if o.Action.Action == actions.Recover {
+			// What an interrupted action did cannot be rerun; the step
+			// diverges and replay goes on.
+			st := Step{Seq: o.Action.Seq, Action: o.Action.Action, What: "interrupted action",
+				StatusWant: o.Action.Status, TreeWant: o.Action.Tree, TreeGot: o.Action.Tree}
+			rep.Steps = append(rep.Steps, st)
+			rep.note(st)
+			continue
+		}
 		req, err := Request(o)
 		if err != nil {
 			return rep, err
@@ -115,6 +124,8 @@ func (rep *Report) note(st Step) {
 	seq := st.Seq
 	rep.DivergedAt = &seq
 	switch {
+	case st.Action == actions.Recover:
+		rep.Divergence = fmt.Sprintf("seq %d: a recovered, interrupted action cannot be replayed", st.Seq)
 	case !st.ExitMatch:
 		rep.Divergence = fmt.Sprintf("seq %d (%s %s): %s, was %s", st.Seq, st.Action, st.What,
 			outcome(st.StatusGot, st.ExitGot), outcome(st.StatusWant, st.ExitWant))
