@@ -13,6 +13,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/krellin/krellin/capsule"
 	"github.com/krellin/krellin/notes"
@@ -61,8 +62,14 @@ type Box interface {
 
 // Check validates a request before it is queued.
 func Check(r Request) error {
+	if err := checkText(r); err != nil {
+		return err
+	}
 	switch r.Kind {
 	case Run, Fetch:
+		if r.Timeout < 0 {
+			return fmt.Errorf("%w: --timeout must be positive", ErrBadRequest)
+		}
 		if len(r.Argv) == 0 {
 			return fmt.Errorf("%w: %s needs a command (krellin %s -- CMD [ARG...])", ErrBadRequest, r.Kind, r.Kind)
 		}
@@ -89,6 +96,22 @@ func Check(r Request) error {
 		}
 	default:
 		return fmt.Errorf("%w: unknown action kind %q", ErrBadRequest, r.Kind)
+	}
+	return nil
+}
+
+// checkText refuses text fields that are not valid UTF-8: the API carries
+// them as JSON strings, which cannot hold such bytes exactly, and a record
+// that silently changed them would not be the command that ran.
+func checkText(r Request) error {
+	fields := append(append([]string{r.Path, r.Workdir}, r.Argv...), r.Env...)
+	for _, f := range fields {
+		if !utf8.ValidString(f) {
+			return fmt.Errorf("%w: %q is not valid UTF-8; Krellin records commands and paths exactly and cannot carry these bytes", ErrBadRequest, f)
+		}
+		if strings.ContainsRune(f, 0) {
+			return fmt.Errorf("%w: %q contains a NUL byte", ErrBadRequest, f)
+		}
 	}
 	return nil
 }
@@ -148,7 +171,7 @@ func Exec(ctx context.Context, box Box, r Request, stdout, stderr io.Writer) (re
 	case err != nil:
 		rec.Interrupted, rec.Error = true, err.Error()
 	case ctx.Err() != nil:
-		rec.Exit, rec.Interrupted, rec.Error = &code, true, "stopped: the client went away"
+		rec.Exit, rec.Interrupted, rec.Error = &code, true, "stopped: the client went away or the daemon is stopping"
 	default:
 		rec.Exit = &code
 		rec.TimedOut = code == capsule.TimeoutExit && time.Since(rec.Start) >= timeout

@@ -89,7 +89,7 @@ func ApplyPatch(root *os.Root, r Request) (rec notes.Record) {
 
 	changes, err := patch.Apply(root, r.Input)
 	if err != nil {
-		rec.Error = fmt.Errorf("%w: patch does not apply: %w", ErrRefused, err).Error()
+		rec.Error = fmt.Errorf("%w: %w", ErrRefused, err).Error()
 		return rec
 	}
 	for _, c := range changes {

@@ -89,6 +89,7 @@ type Action struct {
 	Base       string   `json:"base,omitempty"`
 	Image      string   `json:"image,omitempty"`
 	Info       []string `json:"info,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
 	Author     string   `json:"author"`
 	Stdout     *Output  `json:"stdout,omitempty"`
 	Stderr     *Output  `json:"stderr,omitempty"`
@@ -164,6 +165,7 @@ type DiffRequest struct {
 
 // Ping is the daemon's answer to GET /v1/ping.
 type Ping struct {
-	Version string `json:"version"`
-	PID     int    `json:"pid"`
+	Version    string `json:"version"`
+	PID        int    `json:"pid"`
+	DockerHost string `json:"docker_host"` // the daemon's DOCKER_HOST, "" for the default
 }

@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/termsafe"
 )
 
 // Exit statuses of krellin itself, apart from a command's own.
@@ -86,11 +88,15 @@ func (a *app) exec(ctx context.Context, kind string, o execOptions, argv []strin
 		return &ExitError{Code: exitKrellin, Err: err}
 	}
 	req := api.ActionRequest{Target: t, Kind: kind, Argv: argv, Workdir: o.workdir, Env: o.env,
-		TimeoutMS: o.timeout.Milliseconds()}
+		TimeoutMS: (o.timeout + time.Millisecond - 1).Milliseconds()}
+	if err := check(req); err != nil {
+		return &ExitError{Code: exitUsage, Err: err}
+	}
 	act, err := c.Act(ctx, req, a.stdout, a.stderr)
 	if err != nil {
 		return &ExitError{Code: exitKrellin, Err: err}
 	}
+	a.warn(act)
 	a.summary(act)
 	switch {
 	case act.TimedOut:
@@ -198,6 +204,9 @@ func (a *app) fileAction(ctx context.Context, req api.ActionRequest) error {
 		return err
 	}
 	req.Target = t
+	if err := check(req); err != nil {
+		return &ExitError{Code: exitUsage, Err: err}
+	}
 	c, err := a.client(ctx)
 	if err != nil {
 		return err
@@ -206,12 +215,29 @@ func (a *app) fileAction(ctx context.Context, req api.ActionRequest) error {
 	if err != nil {
 		return err
 	}
+	a.warn(act)
 	if act.Error != "" {
-		return &ExitError{Code: exitFailed, Err: fmt.Errorf("%s (recorded as seq %d)", act.Error, act.Seq)}
+		return &ExitError{Code: exitFailed, Err: fmt.Errorf("%s (recorded as seq %d)", termsafe.Line(act.Error), act.Seq)}
 	}
-	fmt.Fprintf(a.stdout, "seq %s  %s  %s\n", strconv.Itoa(act.Seq), act.Commit[:12], act.Subject)
+	fmt.Fprintf(a.stdout, "seq %s  %s  %s\n", strconv.Itoa(act.Seq), act.Commit[:12], termsafe.Line(act.Subject))
 	for _, f := range act.Files {
-		fmt.Fprintf(a.stdout, "  %s\n", f)
+		fmt.Fprintf(a.stdout, "  %s\n", termsafe.Line(f))
 	}
 	return nil
+}
+
+// check validates a request here, before JSON could change bytes that are
+// not valid UTF-8.
+func check(req api.ActionRequest) error {
+	return actions.Check(actions.Request{
+		Kind: req.Kind, Argv: req.Argv, Workdir: req.Workdir, Env: req.Env,
+		Timeout: time.Duration(req.TimeoutMS) * time.Millisecond, Path: req.Path, Input: req.Input,
+	})
+}
+
+// warn passes on what the daemon wants the operator to hear.
+func (a *app) warn(act api.Action) {
+	for _, w := range act.Warnings {
+		fmt.Fprintln(a.stderr, "krellin: warning:", termsafe.Line(w))
+	}
 }

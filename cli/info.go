@@ -114,7 +114,8 @@ func (a *app) rmCommand() *cobra.Command {
 		Short: "Remove the repository's capsule and workspace; history stays in git",
 		Long: `Remove the capsule's container, its workspace directory and its state.
 The recorded sessions stay in the repository under refs/krellin/ and
-refs/notes/krellin/; krellin up starts again from there.`,
+refs/notes/krellin/: krellin up --session NAME resumes one in a new
+capsule, krellin up starts a new session.`,
 		Example: `  krellin rm`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/notes"
+	"github.com/krellin/krellin/termsafe"
 )
 
 func (a *app) logCommand() *cobra.Command {
@@ -111,7 +112,7 @@ func statusText(x api.Action) string {
 
 // cell makes text safe inside a markdown table cell.
 func cell(s string) string {
-	s = Sanitize(s)
+	s = termsafe.Line(s)
 	s = strings.NewReplacer("|", `\|`, "\n", " ", "`", "'").Replace(s)
 	if len(s) > 60 {
 		s = s[:57] + "..."
@@ -153,7 +154,11 @@ func (a *app) isTerminal() bool {
 func (a *app) showCommand() *cobra.Command {
 	var session string
 	cmd := &cobra.Command{
-		Use:   "show SEQ",
+		Use: "show [--raw] SEQ",
+		Long: `Show one action in full: command, exit status, duration, output and the
+diff it made. Control characters in output are shown as caret notation
+(^[ for escape), so recorded output cannot hide or forge what follows it;
+--raw prints the output bytes exactly.`,
 		Short: "Show one action in full: command, status, duration, output and diff",
 		Example: `  krellin show 3
   krellin show --session session-1 0`,
@@ -176,6 +181,7 @@ func (a *app) showCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&session, "session", "", "session (default: the current one)")
+	cmd.Flags().BoolVar(&a.raw, "raw", false, "print output bytes exactly, escape sequences included")
 	return cmd
 }
 
@@ -184,7 +190,7 @@ func (a *app) showCommand() *cobra.Command {
 func (a *app) printDetail(d api.Detail) {
 	x := d.Action
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, Sanitize(v)) }
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, termsafe.Line(v)) }
 	row("seq", strconv.Itoa(x.Seq))
 	row("action", x.Action)
 	row("commit", x.Commit)
@@ -230,10 +236,10 @@ func (a *app) section(name string, o *api.Output, data []byte) {
 		head += fmt.Sprintf(", %d kept: head and tail", len(data))
 	}
 	fmt.Fprintln(a.stdout, head+") ---")
-	if a.isTerminal() {
-		fmt.Fprint(a.stdout, Sanitize(string(data)))
-	} else {
+	if a.raw {
 		a.stdout.Write(data)
+	} else {
+		fmt.Fprint(a.stdout, termsafe.Text(string(data)))
 	}
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		fmt.Fprintln(a.stdout)
@@ -258,7 +264,7 @@ func (a *app) writeDiff(diff string) {
 		case strings.HasPrefix(line, "@@"):
 			color = "\x1b[36m"
 		}
-		text := Sanitize(strings.TrimSuffix(line, "\n"))
+		text := termsafe.Text(strings.TrimSuffix(line, "\n"))
 		if color != "" {
 			text = color + text + "\x1b[0m"
 		}
@@ -306,27 +312,4 @@ TO to the newest action.`,
 	}
 	cmd.Flags().StringVar(&session, "session", "", "session (default: the current one)")
 	return cmd
-}
-
-// Sanitize makes capsule output safe to draw on a terminal: escape and
-// other control characters become visible caret notation; newlines and
-// tabs stay; invalid UTF-8 becomes U+FFFD.
-func Sanitize(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
-		switch {
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
-		case r < 0x20:
-			b.WriteByte('^')
-			b.WriteRune(r + '@')
-		case r == 0x7f:
-			b.WriteString("^?")
-		case r >= 0x80 && r < 0xa0:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/replay"
+	"github.com/krellin/krellin/termsafe"
 )
 
 func (a *app) replayCommand() *cobra.Command {
@@ -37,7 +38,7 @@ matched.`,
 			}
 			raw, err := c.Replay(cmd.Context(), api.ReplayRequest{Target: t, Into: into}, func(e api.Event) {
 				if e.Type == "progress" && !asJSON {
-					fmt.Fprintln(a.stdout, Sanitize(e.Message))
+					fmt.Fprintln(a.stdout, termsafe.Line(e.Message))
 				}
 			})
 			if err != nil {
@@ -68,7 +69,7 @@ func (a *app) printReport(rep replay.Report) {
 	if rep.Matched {
 		fmt.Fprintln(a.stdout, "result: every exit status and tree matched")
 	} else {
-		fmt.Fprintf(a.stdout, "result: DIVERGED at %s\n", Sanitize(rep.Divergence))
+		fmt.Fprintf(a.stdout, "result: DIVERGED at %s\n", termsafe.Line(rep.Divergence))
 	}
 	if len(rep.OutputDiff) > 0 {
 		fmt.Fprintf(a.stdout, "output hashes differ at seq %v (reported only; output may legitimately differ)\n", rep.OutputDiff)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/gitlog"
+	"github.com/krellin/krellin/termsafe"
 )
 
 // ExitError carries the exit status a command wants, with an optional
@@ -39,6 +40,7 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	dir            string // -C
+	raw            bool   // show --raw
 	cfg            *viper.Viper
 }
 
@@ -57,11 +59,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintln(stderr, "krellin:", ee.Err)
+			fmt.Fprintln(stderr, "krellin:", termsafe.Text(ee.Err.Error()))
 		}
 		return ee.Code
 	}
-	fmt.Fprintln(stderr, "krellin:", err)
+	fmt.Fprintln(stderr, "krellin:", termsafe.Text(err.Error()))
 	return 1
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/capsule"
@@ -54,6 +56,9 @@ func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Reques
 	c.busy.Store(summary(r))
 	defer c.busy.Store("")
 
+	if err := c.checkTip(); err != nil {
+		return api.Action{}, err
+	}
 	if err := c.adopt(ctx, eng); err != nil {
 		return api.Action{}, err
 	}
@@ -69,7 +74,7 @@ func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Reques
 		return api.Action{}, err
 	}
 	if recovered != "" {
-		rec.Info = append(rec.Info, recovered)
+		rec.Warnings = append(rec.Warnings, recovered)
 	}
 	return c.record(r, rec)
 }
@@ -111,7 +116,7 @@ func (c *Capsule) reset(ctx context.Context, seq int) (notes.Record, error) {
 	if err != nil {
 		return rec, err
 	}
-	rec.Info = append(rec.Info, warn...)
+	rec.Warnings = append(rec.Warnings, warn...)
 	rec.Info = append(rec.Info, fmt.Sprintf("workspace at seq %d (tree %s); container recreated from %s", seq, target.Tree, c.st.Pin.Digest))
 	rec.Duration = time.Since(rec.Start)
 	return rec, nil
@@ -137,6 +142,7 @@ func (c *Capsule) record(r actions.Request, rec notes.Record) (api.Action, error
 	if err != nil {
 		return api.Action{}, fmt.Errorf("record workspace: %w", err)
 	}
+	c.dedupeInput(r, &rec, tree)
 	seq := c.seq + 1
 	trailers := []gitlog.Trailer{
 		{Key: gitlog.TrailerSeq, Value: strconv.Itoa(seq)},
@@ -212,6 +218,10 @@ func (c *Capsule) adopt(ctx context.Context, eng *capsule.Engine) error {
 	if c.st.Container != "" {
 		if s, err := eng.Inspect(ctx, c.st.Container); err == nil && s.Running {
 			eng.Cancel(ctx, c.st.Container, execwrap.AllActions)
+			// A fetch cut short may have left egress on.
+			if err := eng.SetNetwork(ctx, c.st.Container, false); err != nil {
+				return fmt.Errorf("take network away from the capsule: %w", err)
+			}
 		}
 	}
 	tree, err := c.ws.Snapshot(c.tree)
@@ -226,4 +236,37 @@ func (c *Capsule) adopt(ctx context.Context, eng *capsule.Engine) error {
 		Error: "the workspace changed after the last recorded action; an action was interrupted before it was recorded (the daemon stopped)"}
 	_, err = c.record(actions.Request{Kind: actions.Recover}, rec)
 	return err
+}
+
+// checkTip refuses to run anything when the session moved on without this
+// capsule (another worktree's capsule, or another KRELLIN_HOME, works on
+// the same session): the action could not be recorded after it ran.
+func (c *Capsule) checkTip() error {
+	tip, err := c.repo.Tip(c.st.Session)
+	if err != nil {
+		return err
+	}
+	if tip != c.tip {
+		return fmt.Errorf("%w: session %s was advanced elsewhere (to %s) by another capsule on this repository; run `krellin up --session %s` to continue from its tip, or `krellin up --session NEW` for a session of your own",
+			gitlog.ErrRefMoved, c.st.Session, tip.String()[:12], c.st.Session)
+	}
+	return nil
+}
+
+// dedupeInput keeps a write's content out of its note when the recorded
+// tree holds exactly that content at the path: the note names the blob
+// instead, so a large write is stored once.
+func (c *Capsule) dedupeInput(r actions.Request, rec *notes.Record, tree plumbing.Hash) {
+	if r.Kind != actions.Write || rec.Error != "" {
+		return
+	}
+	t, err := c.repo.Tree(tree)
+	if err != nil {
+		return
+	}
+	e, err := t.FindEntry(r.Path)
+	if err != nil || e.Hash != plumbing.ComputeHash(plumbing.BlobObject, rec.Input) {
+		return
+	}
+	rec.Input, rec.InputBlob = nil, e.Hash.String()
 }

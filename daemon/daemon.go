@@ -6,6 +6,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,14 +44,15 @@ func New(cfg Config) (*Daemon, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if _, err := os.Stat(cfg.Helper); err != nil {
-		return nil, fmt.Errorf("krellin-exec helper: %w (install it next to krellin, or set KRELLIN_EXEC)", err)
-	}
 	if err := os.MkdirAll(filepath.Join(cfg.Home, "capsules"), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
+	helper, err := installHelper(cfg.Helper, filepath.Join(cfg.Home, "bin"))
+	if err != nil {
+		return nil, err
+	}
 	return &Daemon{
-		home: cfg.Home, socket: cfg.Socket, helper: cfg.Helper,
+		home: cfg.Home, socket: cfg.Socket, helper: helper,
 		log:      cfg.Log.With("subsystem", "daemon"),
 		capsules: map[string]*Capsule{},
 	}, nil
@@ -88,7 +91,7 @@ func (d *Daemon) capsuleFor(top string, create bool) (*Capsule, error) {
 		return c, nil
 	}
 
-	id := capsuleID(repo.Top)
+	id := capsuleID(d.home + "\x00" + repo.Top)
 	c := &Capsule{d: d, dir: filepath.Join(d.home, "capsules", id), repo: repo}
 	c.busy.Store("")
 	st, err := loadState(c.statePath())
@@ -126,3 +129,25 @@ func (d *Daemon) forget(c *Capsule) {
 }
 
 var errNotFound = errors.New("not found")
+
+// installHelper copies krellin-exec into the state directory under a name
+// made from its hash, so capsules keep a stable mount source when the
+// build directory is cleaned or Krellin is upgraded.
+func installHelper(src, dir string) (string, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("krellin-exec helper: %w (install it next to krellin, or set KRELLIN_EXEC)", err)
+	}
+	sum := sha256.Sum256(data)
+	dst := filepath.Join(dir, "krellin-exec-"+hex.EncodeToString(sum[:])[:16])
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("install krellin-exec: %w", err)
+	}
+	if err := writeFileAtomic(dst, data, 0o555); err != nil {
+		return "", fmt.Errorf("install krellin-exec: %w", err)
+	}
+	return dst, nil
+}

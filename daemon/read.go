@@ -25,7 +25,7 @@ func toAction(e gitlog.Entry, rec notes.Record) api.Action {
 		Time: e.When.UTC().Format(time.RFC3339Nano), DurationMS: rec.Duration.Milliseconds(),
 		ExitCode: e.Exit, TimedOut: rec.TimedOut, Argv: rec.Argv, Workdir: rec.Workdir, Env: rec.Env,
 		Path: rec.Path, Files: rec.Files, TargetSeq: rec.TargetSeq, Error: rec.Error,
-		Info: rec.Info, Author: e.Author,
+		Info: rec.Info, Warnings: rec.Warnings, Author: e.Author,
 		Base: e.Trailers[gitlog.TrailerBase], Image: e.Trailers[gitlog.TrailerImage],
 	}
 	if e.Action == actions.Run || e.Action == actions.Fetch {
@@ -50,7 +50,7 @@ func (d *Daemon) sessionEntries(t api.Target) (*Capsule, []gitlog.Entry, error) 
 		name = c.current().st.Session
 	}
 	if name == "" {
-		return nil, nil, fmt.Errorf("%w: no session in this repository yet (start one with `krellin up`)", errNotFound)
+		return nil, nil, fmt.Errorf("%w: no current session (start one with `krellin up`; `krellin sessions` lists recorded ones, `--session NAME` picks one)", errNotFound)
 	}
 	entries, err := c.repo.Entries(name)
 	if err != nil {
@@ -86,6 +86,9 @@ func (d *Daemon) Show(t api.Target, seq int) (api.Detail, error) {
 	rec, err := notes.Decode(e.Note)
 	if err != nil && e.Note != nil {
 		return api.Detail{}, fmt.Errorf("action %d: %w", seq, err)
+	}
+	if rec.Input == nil && rec.InputBlob != "" {
+		rec.Input, _ = c.repo.ReadBlob(plumbing.NewHash(rec.InputBlob))
 	}
 	diff, err := c.diff(e.Parent, e.Commit)
 	if err != nil {

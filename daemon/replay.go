@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
@@ -45,8 +48,12 @@ func (d *Daemon) Replay(ctx context.Context, req api.ReplayRequest, progress fun
 		return replay.Report{}, fmt.Errorf("%w: session %s exists already; pick another --into", actions.ErrBadRequest, into)
 	}
 	pin := images.Pin{Ref: first.Trailers[trailerImageRef], Digest: first.Trailers[gitlog.TrailerImage]}
-	if _, err := images.Check(ctx, eng, pin); err != nil {
+	warn, err := images.Check(ctx, eng, pin)
+	if err != nil {
 		return replay.Report{}, err
+	}
+	if warn != "" {
+		progress("warning: " + warn)
 	}
 
 	rc, err := d.replayCapsule(main, into)
@@ -69,6 +76,11 @@ func (d *Daemon) Replay(ctx context.Context, req api.ReplayRequest, progress fun
 	originals := make([]replay.Original, 0, len(entries))
 	for _, e := range entries[1:] {
 		rec, _ := notes.Decode(e.Note)
+		if rec.Input == nil && rec.InputBlob != "" {
+			if rec.Input, err = main.repo.ReadBlob(plumbing.NewHash(rec.InputBlob)); err != nil {
+				return replay.Report{}, fmt.Errorf("action %d: read its input: %w", e.Seq, err)
+			}
+		}
 		originals = append(originals, replay.Original{Action: toAction(e, rec), Record: rec})
 	}
 	do := func(ctx context.Context, r actions.Request) (api.Action, notes.Record, error) {
@@ -85,9 +97,13 @@ func (d *Daemon) Replay(ctx context.Context, req api.ReplayRequest, progress fun
 	}
 	return replay.Run(ctx, session, into, originals, do, func(s replay.Step) {
 		mark := "ok"
-		if !s.Matched() {
-			mark = "DIVERGED"
-		} else if !s.OutputMatch {
+		switch {
+		case !s.Matched():
+			mark = "DIVERGED: " + s.Differences()
+			if !s.TreeMatch && s.Commit != "" {
+				mark += main.changedFiles(s.CommitWant, s.Commit)
+			}
+		case !s.OutputMatch:
 			mark = "ok (output differs)"
 		}
 		progress(fmt.Sprintf("seq %d %s %s: %s", s.Seq, s.Action, s.What, mark))
@@ -96,7 +112,7 @@ func (d *Daemon) Replay(ctx context.Context, req api.ReplayRequest, progress fun
 
 // replayCapsule makes a temporary capsule for replaying into session into.
 func (d *Daemon) replayCapsule(main *Capsule, into string) (*Capsule, error) {
-	id := capsuleID(main.st.Repo + "\x00replay\x00" + into)
+	id := capsuleID(main.st.ID + "\x00replay\x00" + into)
 	rc := &Capsule{
 		d: d, dir: filepath.Join(d.home, "replays", id), repo: main.repo,
 		st: state{ID: id, Name: containerName(main.st.Repo, id, "-replay"), Repo: main.st.Repo, CABundle: main.st.CABundle},
@@ -144,4 +160,17 @@ func (d *Daemon) handleReplay(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(rep)
 	s.send(api.Event{Type: "report", Report: b})
 	s.send(api.Event{Type: "done"})
+}
+
+// changedFiles names the files that differ between two commits.
+func (c *Capsule) changedFiles(a, b string) string {
+	out, err := exec.Command("git", "-C", c.repo.Top, "diff", "--no-ext-diff", "--no-textconv", "--name-only", a, b, "--").Output()
+	if err != nil || len(out) == 0 {
+		return ""
+	}
+	files := strings.Fields(string(out))
+	if len(files) > 5 {
+		files = append(files[:5], fmt.Sprintf("and %d more", len(files)-5))
+	}
+	return " (" + strings.Join(files, ", ") + ")"
 }

@@ -42,10 +42,17 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	}
 	defer os.Remove(d.socket)
 
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	// Requests inherit ctx: when the daemon is told to stop, actions in
+	// flight stop their commands and are recorded as interrupted before
+	// Shutdown lets the process go.
+	srv := &http.Server{
+		Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		d.log.Info("daemon stopping")
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
@@ -100,7 +107,7 @@ func listen(path string) (net.Listener, error) {
 func (d *Daemon) routes() http.Handler {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /v1/ping", func(w http.ResponseWriter, r *http.Request) {
-		reply(w)(api.Ping{Version: api.Version, PID: os.Getpid()}, nil)
+		reply(w)(api.Ping{Version: api.Version, PID: os.Getpid(), DockerHost: os.Getenv("DOCKER_HOST")}, nil)
 	})
 	m.HandleFunc("POST /v1/up", func(w http.ResponseWriter, r *http.Request) {
 		var req api.UpRequest

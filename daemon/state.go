@@ -26,9 +26,10 @@ type state struct {
 	CABundle  string     `json:"ca_bundle,omitempty"`
 }
 
-// capsuleID names a repository's capsule after its path.
-func capsuleID(repo string) string {
-	sum := sha256.Sum256([]byte(repo))
+// capsuleID names a capsule after what makes it unique: the state
+// directory and the repository's path.
+func capsuleID(key string) string {
+	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])[:12]
 }
 

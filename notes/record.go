@@ -31,8 +31,10 @@ type Record struct {
 	Error       string        // why the action failed, if it did
 	Start       time.Time     // when it began
 	Duration    time.Duration // how long it took
-	Info        []string      // free lines: session details, recoveries
+	Info        []string      // free lines: session details
+	Warnings    []string      // what the operator should hear: drift, recoveries
 	Input       []byte        // write content or patch text, exactly
+	InputBlob   string        // instead of Input: the blob holding it, when the tree has it
 	Stdout      Output
 	Stderr      Output
 }
@@ -85,10 +87,16 @@ func Encode(r Record) []byte {
 	for _, s := range r.Info {
 		field("Info", oneLine(s))
 	}
+	for _, s := range r.Warnings {
+		field("Warning", oneLine(s))
+	}
 	field("Start", r.Start.UTC().Format(time.RFC3339Nano))
 	field("Duration", r.Duration.String())
 	if r.Input != nil {
 		field("Input", fmt.Sprintf("%d bytes", len(r.Input)))
+	}
+	if r.InputBlob != "" {
+		field("Input-Blob", r.InputBlob)
 	}
 	if r.Action == "run" || r.Action == "fetch" || r.Stdout.Total > 0 || r.Stderr.Total > 0 {
 		field("Stdout", describe(r.Stdout))
@@ -186,6 +194,8 @@ func (r *Record) set(k, v string, kept map[string][3]int) error {
 		err = json.Unmarshal([]byte(v), &r.Argv)
 	case "Workdir":
 		r.Workdir = v
+	case "Input-Blob":
+		r.InputBlob = v
 	case "Timeout":
 		r.Timeout, err = time.ParseDuration(v)
 	case "Env":
@@ -208,6 +218,8 @@ func (r *Record) set(k, v string, kept map[string][3]int) error {
 		r.Error = v
 	case "Info":
 		r.Info = append(r.Info, v)
+	case "Warning":
+		r.Warnings = append(r.Warnings, v)
 	case "Start":
 		r.Start, err = time.Parse(time.RFC3339Nano, v)
 	case "Duration":

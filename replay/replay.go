@@ -7,6 +7,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
@@ -27,7 +28,23 @@ type Step struct {
 	ExitMatch   bool   `json:"exit_match"`
 	TreeMatch   bool   `json:"tree_match"`
 	OutputMatch bool   `json:"output_match"`
-	Commit      string `json:"commit"`
+	Commit      string `json:"commit"`      // the replayed action's commit
+	CommitWant  string `json:"commit_want"` // the original's
+}
+
+// Differences says in words what did not match.
+func (s Step) Differences() string {
+	var d []string
+	if !s.ExitMatch {
+		d = append(d, fmt.Sprintf("%s, was %s", outcome(s.StatusGot, s.ExitGot), outcome(s.StatusWant, s.ExitWant)))
+	}
+	if !s.TreeMatch {
+		d = append(d, fmt.Sprintf("tree %.12s, was %.12s", s.TreeGot, s.TreeWant))
+	}
+	if !s.OutputMatch {
+		d = append(d, "output differs")
+	}
+	return strings.Join(d, "; ")
 }
 
 // Matched reports whether exit status and tree both matched.
@@ -151,7 +168,7 @@ func compare(o Original, got api.Action, rec notes.Record) Step {
 		Seq: want.Seq, Action: want.Action, What: what(o.Record),
 		ExitWant: want.ExitCode, ExitGot: got.ExitCode,
 		StatusWant: want.Status, StatusGot: got.Status,
-		TreeWant: want.Tree, TreeGot: got.Tree, Commit: got.Commit,
+		TreeWant: want.Tree, TreeGot: got.Tree, Commit: got.Commit, CommitWant: want.Commit,
 	}
 	st.ExitMatch = sameExit(want.ExitCode, got.ExitCode) && want.Status == got.Status
 	st.TreeMatch = want.Tree == got.Tree
@@ -174,6 +191,8 @@ func what(r notes.Record) string {
 		return r.Path
 	case r.TargetSeq != nil:
 		return fmt.Sprintf("to seq %d", *r.TargetSeq)
+	case len(r.Files) > 0:
+		return strings.Join(r.Files, ", ")
 	}
 	return ""
 }

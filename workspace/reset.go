@@ -32,6 +32,12 @@ func (w *Workspace) Reset(prev, target plumbing.Hash) error {
 
 // reconcile makes directory rel equal to tree h.
 func (w *Workspace) reconcile(rel string, h plumbing.Hash) error {
+	// The capsule may have taken permissions away; a checkout has 0755.
+	// A directory's own mode is seen only by its parent's scan, so it is
+	// set on every directory visited, skipped or not.
+	if err := w.root.Chmod(dirName(rel), 0o755); err != nil {
+		return err
+	}
 	if ds, ok := w.dirs[rel]; ok && ds.clean && ds.tree == h {
 		return nil
 	}
@@ -147,6 +153,10 @@ func (w *Workspace) place(p string, e object.TreeEntry) error {
 		return nil
 	}
 	if fs := w.cached(p); !fs.hash.IsZero() && fs.hash == e.Hash && modeOf(fs.mode) == e.Mode {
+		if perm := checkoutPerm(fs.mode); e.Mode != filemode.Symlink && fs.mode&0o7777 != perm {
+			w.forget(p)
+			return w.root.Chmod(p, os.FileMode(perm))
+		}
 		return nil
 	}
 	return w.writeEntry(p, e)

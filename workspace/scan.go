@@ -3,8 +3,10 @@ package workspace
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -192,6 +194,12 @@ func (s *scan) dir(rel string, ignores []gitignore.Pattern) (dirState, error) {
 		return ds, nil
 	}
 	f, err := s.w.root.Open(dirName(rel))
+	if errors.Is(err, fs.ErrPermission) && rel != "" {
+		// The capsule took away our access: not recorded, and not clean,
+		// so a reset puts it back.
+		s.w.forgetTree(rel)
+		return dirState{}, nil
+	}
 	if err != nil {
 		return dirState{}, fmt.Errorf("scan %s: %w", dirName(rel), err)
 	}
@@ -245,16 +253,19 @@ func (s *scan) entry(f *os.File, rel, name string, ignores []gitignore.Pattern, 
 	if skip, err := s.skip(p, name, isDir, m); err != nil || skip {
 		return e, false, false, err
 	}
+	// Permissions a checkout would not give make the entry unclean, so a
+	// reset visits it even though the recorded tree cannot show them.
+	normal := st.Mode&0o7777 == checkoutPerm(st.Mode)
 
 	e.Name = name
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		ds, err := s.dir(p, ignores)
 		if err != nil || ds.tree.IsZero() {
-			return e, false, ds.clean, err
+			return e, false, ds.clean && normal, err
 		}
 		e.Mode, e.Hash = filemode.Dir, ds.tree
-		return e, true, ds.clean, nil
+		return e, true, ds.clean && normal, nil
 	case unix.S_IFREG:
 		e.Mode = filemode.Regular
 		if st.Mode&0o100 != 0 {
@@ -265,16 +276,32 @@ func (s *scan) entry(f *os.File, rel, name string, ignores []gitignore.Pattern, 
 	default:
 		return e, false, false, nil
 	}
-	fs, err := s.fileHash(p, &st, old[name])
+	state, err := s.fileHash(p, &st, old[name])
+	if errors.Is(err, fs.ErrPermission) {
+		return e, false, false, nil // unreadable: not recorded, not clean
+	}
 	if err != nil {
 		return e, false, false, err
 	}
-	files[name] = fs
-	e.Hash = fs.hash
-	if fs.racy {
+	files[name] = state
+	e.Hash = state.hash
+	if state.racy {
 		files[name] = fileState{}
 	}
-	return e, true, true, nil
+	return e, true, normal || e.Mode == filemode.Symlink, nil
+}
+
+// checkoutPerm is the permission a checkout gives an entry of this type.
+func checkoutPerm(mode uint32) uint32 {
+	switch {
+	case mode&unix.S_IFMT == unix.S_IFDIR:
+		return 0o755
+	case mode&unix.S_IFMT == unix.S_IFLNK:
+		return mode & 0o7777
+	case mode&0o100 != 0:
+		return 0o755
+	}
+	return 0o644
 }
 
 // skip reports whether p is left out of the tree: a .git directory, or

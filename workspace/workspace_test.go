@@ -222,3 +222,23 @@ func TestReset_SkipsUnchangedDirectories(t *testing.T) {
 		t.Errorf("d3/f = %q after reset, want %q", b, "3\n")
 	}
 }
+
+func TestReset_RestoresPermissions(t *testing.T) {
+	f := newFixture(t)
+	f.sh(`mkdir -p sub/deep; echo b > sub/b; echo d > sub/deep/d; printf x > run; chmod +x run`)
+	base := f.snapshot(plumbing.ZeroHash)
+	f.sh(`chmod 000 sub/b; chmod 600 run; chmod 700 sub/deep; chmod 500 sub`)
+	prev := f.snapshot(base)
+	if err := f.ws.Reset(prev, base); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{"sub": 0o755, "sub/deep": 0o755, "sub/b": 0o644, "run": 0o755, "sub/deep/d": 0o644} {
+		fi, err := os.Lstat(filepath.Join(f.ws.Dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %o after reset, want %o", p, got, want)
+		}
+	}
+}
