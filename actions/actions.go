@@ -51,6 +51,10 @@ type Request struct {
 	Path    string        // write
 	Input   []byte        // write content, patch text
 	ToSeq   int           // reset
+
+	// Set by the daemon, never by a client.
+	Secrets []string // values masked in output and records
+	Offline bool     // the policy allows no egress at all
 }
 
 // Box is the capsule an action runs in.
@@ -135,15 +139,23 @@ func Workdir(dir string) (string, error) {
 // Exec runs a run or fetch action, streaming its output to stdout and
 // stderr as it comes. Fetch has network egress for exactly its duration.
 func Exec(ctx context.Context, box Box, r Request, stdout, stderr io.Writer) (rec notes.Record) {
-	rec = notes.Record{Action: r.Kind, Argv: r.Argv, Start: time.Now()}
+	rec = notes.Record{Action: r.Kind, Argv: maskStrings(r.Argv, r.Secrets), Start: time.Now()}
 	rec.Workdir, _ = Workdir(r.Workdir)
-	rec.Env = r.Env
+	rec.Env = maskStrings(r.Env, r.Secrets)
 	outCap, errCap := notes.NewCapture(), notes.NewCapture()
+	outW, flushOut := newMasker(io.MultiWriter(outCap, orDiscard(stdout)), r.Secrets)
+	errW, flushErr := newMasker(io.MultiWriter(errCap, orDiscard(stderr)), r.Secrets)
 	defer func() {
+		flushOut()
+		flushErr()
 		rec.Duration = time.Since(rec.Start)
 		rec.Stdout, rec.Stderr = outCap.Output(), errCap.Output()
 	}()
 
+	if r.Kind == Fetch && r.Offline {
+		rec.Error = "refused: the capsule's policy allows no network (network: never)"
+		return rec
+	}
 	if r.Kind == Fetch {
 		if err := box.SetNetwork(ctx, true); err != nil {
 			rec.Error = "turn network on: " + err.Error()
@@ -163,8 +175,8 @@ func Exec(ctx context.Context, box Box, r Request, stdout, stderr io.Writer) (re
 	rec.Timeout = timeout
 	x := capsule.Exec{
 		Argv: r.Argv, Workdir: rec.Workdir, Env: r.Env, Timeout: timeout, ID: newID(),
-		Stdout: io.MultiWriter(outCap, orDiscard(stdout)),
-		Stderr: io.MultiWriter(errCap, orDiscard(stderr)),
+		Stdout: outW,
+		Stderr: errW,
 	}
 	code, err := runCancellable(ctx, box, x)
 	switch {

@@ -21,6 +21,9 @@ type UpRequest struct {
 	Target
 	Image string `json:"image,omitempty"`
 	From  string `json:"from,omitempty"`
+	// AllowNetwork overrides the policy: egress for every action. It is
+	// recorded in the session's first commit.
+	AllowNetwork bool `json:"allow_network,omitempty"`
 	// DefaultImage is used when a new session starts without Image.
 	DefaultImage string `json:"default_image,omitempty"`
 	CABundle     string `json:"ca_bundle,omitempty"`
@@ -132,20 +135,22 @@ type Session struct {
 
 // Status describes a repository's capsule.
 type Status struct {
-	Repo       string `json:"repo"`
-	Capsule    string `json:"capsule"`
-	Container  string `json:"container"`
-	State      string `json:"state"`
-	Session    string `json:"session"`
-	Image      string `json:"image"`
-	ImageRef   string `json:"image_ref"`
-	Base       string `json:"base"`
-	Tip        string `json:"tip"`
-	Actions    int    `json:"actions"`
-	Workspace  string `json:"workspace"`
-	Busy       bool   `json:"busy"`
-	Running    string `json:"running,omitempty"` // the action in flight
-	APIVersion string `json:"engine_api_version,omitempty"`
+	Repo       string   `json:"repo"`
+	Capsule    string   `json:"capsule"`
+	Container  string   `json:"container"`
+	State      string   `json:"state"`
+	Session    string   `json:"session"`
+	Image      string   `json:"image"`
+	ImageRef   string   `json:"image_ref"`
+	Base       string   `json:"base"`
+	Tip        string   `json:"tip"`
+	Actions    int      `json:"actions"`
+	Workspace  string   `json:"workspace"`
+	Busy       bool     `json:"busy"`
+	Running    string   `json:"running,omitempty"` // the action in flight
+	Policy     string   `json:"policy"`
+	Overrides  []string `json:"overrides,omitempty"` // power beyond the defaults
+	APIVersion string   `json:"engine_api_version,omitempty"`
 }
 
 // ReplayRequest replays a session into a new one.

@@ -43,6 +43,7 @@ type Spec struct {
 	User      string            // "uid:gid" the processes run as
 	Env       []string          // extra environment, K=V
 	Labels    map[string]string // added to Krellin's own
+	CapAdd    []string          // capabilities the user's policy grants; none by default
 	Memory    int64             // bytes; 0 means DefaultMemory
 	Pids      int64             // 0 means DefaultPids
 	CPUs      float64           // 0 means DefaultCPUs
@@ -66,6 +67,7 @@ func (e *Engine) Create(ctx context.Context, s Spec) (string, error) {
 		NetworkMode:    "none",
 		Privileged:     false,
 		CapDrop:        []string{"ALL"},
+		CapAdd:         s.CapAdd,
 		SecurityOpt:    []string{"no-new-privileges:true"},
 		Init:           &init,
 		Mounts:         s.mounts(),

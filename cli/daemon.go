@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/krellin/krellin/daemon"
+	"github.com/krellin/krellin/policy"
 )
 
 func (a *app) daemonCommand() *cobra.Command {
@@ -40,7 +41,8 @@ func runDaemon(ctx context.Context, a *app) error {
 	var level slog.Level
 	level.UnmarshalText([]byte(os.Getenv("KRELLIN_LOG")))
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	d, err := daemon.New(daemon.Config{Home: Home(), Socket: Socket(), Helper: helper, Log: log})
+	d, err := daemon.New(daemon.Config{Home: Home(), Socket: Socket(), Helper: helper, Log: log,
+		Policy: func() (policy.Policy, error) { return policy.User(loadConfig()) }})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/capsule"
+	"github.com/krellin/krellin/daemon"
+	"github.com/krellin/krellin/policy"
 )
 
 // probe is one line of the doctor's report.
@@ -116,7 +118,11 @@ func capsuleChecks(ctx context.Context, eng *capsule.Engine) []probe {
 	out := []probe{{Name: "capsules", OK: true, Detail: fmt.Sprintf("%d on this engine", len(found))}}
 	for _, s := range found {
 		c := probe{Name: "capsule " + strings.TrimPrefix(s.Name, "/"), OK: true, Detail: s.Status + ", repository " + s.Labels[capsule.LabelRepo]}
-		fs, err := eng.Audit(ctx, s.ID, want)
+		w := want
+		if p, ok := daemon.SavedPolicy(Home(), s.Labels[capsule.LabelCapsule]); ok {
+			w.CapAdd, w.NetworkOK = p.CapAdd, p.Network == policy.NetworkAlways
+		}
+		fs, err := eng.Audit(ctx, s.ID, w)
 		switch {
 		case err != nil:
 			c.OK, c.Detail = false, err.Error()

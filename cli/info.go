@@ -81,6 +81,10 @@ func (a *app) printStatus(s api.Status, asJSON bool) error {
 	row("base", s.Base)
 	row("image", s.Image+" ("+s.ImageRef+")")
 	row("workspace", s.Workspace)
+	row("policy", s.Policy)
+	for _, o := range s.Overrides {
+		row("override", o)
+	}
 	if s.Busy {
 		row("running", s.Running)
 	}

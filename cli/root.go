@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -95,14 +96,17 @@ record in git notes. Review it with git, reset to any point, replay it.`,
 	return root
 }
 
-// loadConfig reads the user's config: $XDG_CONFIG_HOME/krellin/config.yaml
-// and KRELLIN_* variables. Nothing here comes from the repository.
+// loadConfig reads the user's config: config.yaml in KRELLIN_HOME, else
+// $XDG_CONFIG_HOME/krellin/config.yaml, and KRELLIN_* variables. Nothing
+// here comes from the repository.
 func loadConfig() *viper.Viper {
 	v := viper.New()
 	v.SetConfigName("config")
 	v.SetConfigType("yaml")
+	v.AddConfigPath(Home())
 	v.AddConfigPath(filepath.Join(configHome(), "krellin"))
 	v.SetEnvPrefix("KRELLIN")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	v.ReadInConfig()
 	return v

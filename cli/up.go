@@ -10,7 +10,10 @@ import (
 )
 
 func (a *app) upCommand() *cobra.Command {
-	var o struct{ image, session, from, ca string }
+	var o struct {
+		image, session, from, ca string
+		allowNetwork             bool
+	}
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Create or reuse the repository's capsule and start a session",
@@ -36,7 +39,7 @@ KRELLIN_CA_BUNDLE).`,
 			if err != nil {
 				return err
 			}
-			req := api.UpRequest{Target: t, Image: o.image, From: o.from, CABundle: o.ca}
+			req := api.UpRequest{Target: t, Image: o.image, From: o.from, CABundle: o.ca, AllowNetwork: o.allowNetwork}
 			req.DefaultImage = a.cfg.GetString("image")
 			if req.CABundle == "" {
 				req.CABundle = a.cfg.GetString("ca_bundle")
@@ -65,5 +68,6 @@ KRELLIN_CA_BUNDLE).`,
 	f.StringVar(&o.session, "session", "", "session name (new or existing)")
 	f.StringVar(&o.from, "from", "", "base revision of a new session (default HEAD)")
 	f.StringVar(&o.ca, "ca-bundle", "", "host CA bundle file to trust inside the capsule")
+	f.BoolVar(&o.allowNetwork, "allow-network", false, "override: network egress for every action (recorded in the session)")
 	return cmd
 }

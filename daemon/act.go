@@ -15,17 +15,14 @@ import (
 	"github.com/krellin/krellin/execwrap"
 	"github.com/krellin/krellin/gitlog"
 	"github.com/krellin/krellin/notes"
+	"github.com/krellin/krellin/policy"
 )
 
 // Act runs one action on a repository's capsule and records it. Output of
 // run and fetch streams to stdout and stderr as it comes. The returned
 // action is in the log, commit and note together, before Act returns.
 func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr io.Writer) (api.Action, error) {
-	r := actions.Request{
-		Kind: req.Kind, Argv: req.Argv, Workdir: req.Workdir, Env: req.Env,
-		Timeout: time.Duration(req.TimeoutMS) * time.Millisecond,
-		Path:    req.Path, Input: req.Input, ToSeq: req.ToSeq,
-	}
+	r := requestOf(req)
 	if err := actions.Check(r); err != nil {
 		return api.Action{}, err
 	}
@@ -55,6 +52,7 @@ func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr 
 func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Request, stdout, stderr io.Writer) (api.Action, error) {
 	c.busy.Store(summary(r))
 	defer c.busy.Store("")
+	r.Secrets, r.Offline = c.secrets, c.st.Policy.Network == policy.NetworkNever
 
 	if err := c.checkTip(); err != nil {
 		return api.Action{}, err
@@ -269,4 +267,14 @@ func (c *Capsule) dedupeInput(r actions.Request, rec *notes.Record, tree plumbin
 		return
 	}
 	rec.Input, rec.InputBlob = nil, e.Hash.String()
+}
+
+// requestOf turns an API request into an action request. Secrets and
+// Offline are never taken from a client.
+func requestOf(req api.ActionRequest) actions.Request {
+	return actions.Request{
+		Kind: req.Kind, Argv: req.Argv, Workdir: req.Workdir, Env: req.Env,
+		Timeout: time.Duration(req.TimeoutMS) * time.Millisecond,
+		Path:    req.Path, Input: req.Input, ToSeq: req.ToSeq,
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/krellin/krellin/capsule"
 	"github.com/krellin/krellin/gitlog"
 	"github.com/krellin/krellin/images"
+	"github.com/krellin/krellin/policy"
 	"github.com/krellin/krellin/workspace"
 )
 
@@ -33,7 +34,9 @@ type Capsule struct {
 	tree plumbing.Hash // its tree
 	seq  int           // its sequence number
 
-	adopted bool // this daemon has taken the capsule over (see adopt)
+	adopted bool     // this daemon has taken the capsule over (see adopt)
+	secrets []string // secret values, masked in output and records
+	secEnv  []string // the capsule environment entries that carry them
 
 	busy atomic.Value            // string: the action in flight, "" when idle
 	view atomic.Pointer[capView] // what readers see without waiting for mu
@@ -115,7 +118,20 @@ func (c *Capsule) spec(pin images.Pin, suffix string, ws string) capsule.Spec {
 			capsule.LabelCapsule: c.st.ID,
 			capsule.LabelRepo:    c.st.Repo,
 		},
+		Memory: c.st.Policy.Memory, Pids: c.st.Policy.Pids, CPUs: c.st.Policy.CPUs,
+		CapAdd: c.st.Policy.CapAdd,
+		Env:    append(c.st.Policy.PassEnv(), c.secEnv...),
 	}
+}
+
+// loadSecrets reads the values of the policy's secrets.
+func (c *Capsule) loadSecrets() error {
+	env, values, err := c.st.Policy.SecretValues()
+	if err != nil {
+		return err
+	}
+	c.secEnv, c.secrets = env, values
+	return nil
 }
 
 // recreate replaces the container with a new one from the pinned digest.
@@ -144,6 +160,11 @@ func (c *Capsule) recreateWith(ctx context.Context, eng *capsule.Engine, between
 	c.st.Container = id
 	if err := c.st.save(c.statePath()); err != nil {
 		return nil, err
+	}
+	if c.st.Policy.Network == policy.NetworkAlways {
+		if err := eng.SetNetwork(ctx, id, true); err != nil {
+			return nil, err
+		}
 	}
 	c.d.log.Info("capsule created", "capsule", c.st.Name, "container", id[:12], "image", c.st.Pin.Digest)
 	return nonEmpty(warn), nil
@@ -211,8 +232,12 @@ func (c *Capsule) Cancel(ctx context.Context, action string) error {
 	return eng.Cancel(ctx, c.st.Container, action)
 }
 
-// SetNetwork turns egress on or off (actions.Box).
+// SetNetwork turns egress on or off (actions.Box). A policy of network
+// always keeps it on.
 func (c *Capsule) SetNetwork(ctx context.Context, on bool) error {
+	if !on && c.st.Policy.Network == policy.NetworkAlways {
+		return nil
+	}
 	eng, err := c.d.engine(ctx)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/krellin/krellin/capsule"
 	"github.com/krellin/krellin/gitlog"
+	"github.com/krellin/krellin/policy"
 )
 
 // Config is how a daemon is set up.
@@ -25,6 +26,9 @@ type Config struct {
 	Socket string // the API socket path
 	Helper string // host path of the static krellin-exec binary
 	Log    *slog.Logger
+	// Policy reads the user's policy; it is called at each session start
+	// so that config changes apply. Nil means policy.Default.
+	Policy func() (policy.Policy, error)
 }
 
 // Daemon serves the capsules of every repository a client names.
@@ -33,6 +37,7 @@ type Daemon struct {
 	socket string
 	helper string
 	log    *slog.Logger
+	policy func() (policy.Policy, error)
 
 	mu       sync.Mutex // guards capsules and eng
 	capsules map[string]*Capsule
@@ -52,7 +57,7 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	return &Daemon{
-		home: cfg.Home, socket: cfg.Socket, helper: helper,
+		home: cfg.Home, socket: cfg.Socket, helper: helper, policy: cfg.Policy,
 		log:      cfg.Log.With("subsystem", "daemon"),
 		capsules: map[string]*Capsule{},
 	}, nil
@@ -98,8 +103,11 @@ func (d *Daemon) capsuleFor(top string, create bool) (*Capsule, error) {
 	switch {
 	case err == nil:
 		c.st = st
+		if c.st.Policy.Memory == 0 {
+			c.st.Policy = policy.Default()
+		}
 	case errors.Is(err, os.ErrNotExist) && create:
-		c.st = state{ID: id, Name: containerName(repo.Top, id, ""), Repo: repo.Top}
+		c.st = state{ID: id, Name: containerName(repo.Top, id, ""), Repo: repo.Top, Policy: policy.Default()}
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("%w: no capsule for %s (start one with `krellin up`)", errNotFound, repo.Top)
 	default:
@@ -113,6 +121,9 @@ func (d *Daemon) capsuleFor(top string, create bool) (*Capsule, error) {
 	}
 	if c.st.Session != "" {
 		if err := c.openWorkspace(); err != nil {
+			return nil, err
+		}
+		if err := c.loadSecrets(); err != nil {
 			return nil, err
 		}
 	}

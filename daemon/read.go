@@ -196,6 +196,7 @@ func (d *Daemon) Status(ctx context.Context, t api.Target) (api.Status, error) {
 		Repo: v.st.Repo, Capsule: v.st.Name, Container: v.st.Container, Session: v.st.Session,
 		Image: v.st.Pin.Digest, ImageRef: v.st.Pin.Ref, Base: v.st.Base, Tip: v.tip.String(),
 		Actions: v.seq, Workspace: c.workspaceDir(), Busy: busy != "", Running: busy, State: "removed",
+		Policy: v.st.Policy.Summary(), Overrides: v.st.Policy.Overrides(),
 	}
 	eng, err := d.engine(ctx)
 	if err != nil {

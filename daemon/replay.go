@@ -115,7 +115,11 @@ func (d *Daemon) replayCapsule(main *Capsule, into string) (*Capsule, error) {
 	id := capsuleID(main.st.ID + "\x00replay\x00" + into)
 	rc := &Capsule{
 		d: d, dir: filepath.Join(d.home, "replays", id), repo: main.repo,
-		st: state{ID: id, Name: containerName(main.st.Repo, id, "-replay"), Repo: main.st.Repo, CABundle: main.st.CABundle},
+		st: state{ID: id, Name: containerName(main.st.Repo, id, "-replay"), Repo: main.st.Repo,
+			CABundle: main.st.CABundle, Policy: main.current().st.Policy},
+	}
+	if err := rc.loadSecrets(); err != nil {
+		return nil, err
 	}
 	rc.busy.Store("")
 	if err := os.MkdirAll(rc.dir, 0o700); err != nil {

@@ -11,19 +11,21 @@ import (
 	"strings"
 
 	"github.com/krellin/krellin/images"
+	"github.com/krellin/krellin/policy"
 )
 
 // state is what the daemon keeps about a capsule between restarts, in
 // capsule.json in the capsule's directory. History lives in git, not here.
 type state struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Repo      string     `json:"repo"`
-	Session   string     `json:"session"`
-	Pin       images.Pin `json:"image"`
-	Base      string     `json:"base"`
-	Container string     `json:"container"`
-	CABundle  string     `json:"ca_bundle,omitempty"`
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	Repo      string        `json:"repo"`
+	Session   string        `json:"session"`
+	Pin       images.Pin    `json:"image"`
+	Base      string        `json:"base"`
+	Container string        `json:"container"`
+	CABundle  string        `json:"ca_bundle,omitempty"`
+	Policy    policy.Policy `json:"policy"`
 }
 
 // capsuleID names a capsule after what makes it unique: the state
@@ -90,4 +92,14 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// SavedPolicy returns the policy recorded for capsule id under home, as
+// `krellin doctor` needs it to judge the capsule's settings.
+func SavedPolicy(home, id string) (policy.Policy, bool) {
+	st, err := loadState(filepath.Join(home, "capsules", id, "capsule.json"))
+	if err != nil || st.Policy.Memory == 0 {
+		return policy.Default(), false
+	}
+	return st.Policy, true
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/krellin/krellin/gitlog"
 	"github.com/krellin/krellin/images"
 	"github.com/krellin/krellin/notes"
+	"github.com/krellin/krellin/policy"
 	"github.com/krellin/krellin/workspace"
 )
 
@@ -44,6 +45,9 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest) (api.UpResponse, err
 	case req.Session == "" && req.From == "" && req.Image == "" && c.st.Session != "":
 		resp.Resumed = true
 	case req.Session != "" && c.sessionExists(req.Session):
+		if err := c.applyPolicy(req); err != nil {
+			return resp, err
+		}
 		if req.From != "" || req.Image != "" {
 			return resp, fmt.Errorf("%w: session %s exists; --from and --image only apply to a new session", actions.ErrBadRequest, req.Session)
 		}
@@ -62,6 +66,9 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest) (api.UpResponse, err
 		}
 		plan, err := c.planSession(req, pin)
 		if err != nil {
+			return resp, err
+		}
+		if err := c.applyPolicy(req); err != nil {
 			return resp, err
 		}
 		if err := c.removeContainer(ctx, eng); err != nil {
@@ -149,7 +156,12 @@ func (c *Capsule) startSession(p sessionPlan) error {
 	rec := notes.Record{Action: actions.Start, Start: start, Info: []string{
 		"session " + p.name + " on " + p.base.String(),
 		"image " + p.pin.Ref + " pinned to " + p.pin.Digest,
+		"policy " + c.st.Policy.Summary(),
 	}}
+	overrides := c.st.Policy.Overrides()
+	for _, o := range overrides {
+		rec.Warnings = append(rec.Warnings, "override: "+o)
+	}
 	commit := gitlog.Commit{
 		Tree: p.tree, Parent: p.base,
 		Subject: fmt.Sprintf("start session %s on %s", p.name, p.base.String()[:12]),
@@ -159,8 +171,12 @@ func (c *Capsule) startSession(p sessionPlan) error {
 			{Key: gitlog.TrailerBase, Value: p.base.String()},
 			{Key: gitlog.TrailerImage, Value: p.pin.Digest},
 			{Key: trailerImageRef, Value: p.pin.Ref},
+			{Key: "Krellin-Policy", Value: c.st.Policy.Summary()},
 		},
 		Author: gitlog.Signature("krellin", "krellin@localhost", start),
+	}
+	for _, o := range overrides {
+		commit.Trailers = append(commit.Trailers, gitlog.Trailer{Key: "Krellin-Override", Value: o})
 	}
 	h, err := c.repo.Append(p.name, plumbing.ZeroHash, commit, notes.Encode(rec))
 	if err != nil {
@@ -237,4 +253,28 @@ func (c *Capsule) nextSessionName() string {
 			return n
 		}
 	}
+}
+
+// applyPolicy sets the power the capsule gets from now on: the user's
+// policy, lowered by what the repository's .krellin.yaml asks, raised only
+// by an override on the command line.
+func (c *Capsule) applyPolicy(req api.UpRequest) error {
+	user := policy.Default()
+	if c.d.policy != nil {
+		p, err := c.d.policy()
+		if err != nil {
+			return fmt.Errorf("%w: %v", actions.ErrBadRequest, err)
+		}
+		user = p
+	}
+	repo, err := policy.Repo(c.st.Repo)
+	if err != nil {
+		return fmt.Errorf("%w: %v", actions.ErrBadRequest, err)
+	}
+	p := user.Restrict(repo)
+	if req.AllowNetwork {
+		p.Network = policy.NetworkAlways
+	}
+	c.st.Policy = p
+	return c.loadSecrets()
 }

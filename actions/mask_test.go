@@ -1,0 +1,31 @@
+package actions
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestMasker_HidesSecretsAcrossWrites(t *testing.T) {
+	secrets := []string{"hunter2-token", "s3cr3t"}
+	in := "a hunter2-token b s3cr3t c hunter2-tok"
+	for chunk := 1; chunk <= len(in); chunk++ {
+		var out bytes.Buffer
+		w, flush := newMasker(&out, secrets)
+		for i := 0; i < len(in); i += chunk {
+			w.Write([]byte(in[i:min(i+chunk, len(in))]))
+		}
+		flush()
+		want := "a " + Masked + " b " + Masked + " c hunter2-tok"
+		if out.String() != want {
+			t.Fatalf("chunk %d: got %q, want %q", chunk, out.String(), want)
+		}
+	}
+}
+
+func TestMaskStrings(t *testing.T) {
+	got := maskStrings([]string{"curl", "-H", "Authorization: tok123"}, []string{"tok123"})
+	if strings.Contains(strings.Join(got, " "), "tok123") {
+		t.Fatalf("secret left in %v", got)
+	}
+}
