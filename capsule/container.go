@@ -198,16 +198,34 @@ func (e *Engine) Find(ctx context.Context, k, v string) ([]State, error) {
 
 // SetNetwork gives a running container network egress (the default bridge)
 // or takes it away again, leaving only loopback.
+// It is idempotent: it changes only what differs from the wanted state.
 func (e *Engine) SetNetwork(ctx context.Context, id string, on bool) error {
-	from, to := "bridge", "none"
+	c, err := e.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return e.classify("inspect capsule "+id, err)
+	}
+	want := "none"
 	if on {
-		from, to = "none", "bridge"
+		want = "bridge"
 	}
-	if err := e.cli.NetworkDisconnect(ctx, from, id, true); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsInvalidParameter(err) {
-		return e.classify("disconnect network "+from, err)
+	connected := map[string]bool{}
+	if c.NetworkSettings != nil {
+		for name := range c.NetworkSettings.Networks {
+			connected[name] = true
+		}
 	}
-	if err := e.cli.NetworkConnect(ctx, to, id, nil); err != nil && !errdefs.IsForbidden(err) {
-		return e.classify("connect network "+to, err)
+	for name := range connected {
+		if name == want {
+			continue
+		}
+		if err := e.cli.NetworkDisconnect(ctx, name, id, true); err != nil {
+			return e.classify("disconnect network "+name, err)
+		}
+	}
+	if !connected[want] {
+		if err := e.cli.NetworkConnect(ctx, want, id, nil); err != nil {
+			return e.classify("connect network "+want, err)
+		}
 	}
 	return nil
 }

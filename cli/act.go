@@ -42,7 +42,7 @@ stdin. Output streams live; krellin exits with the command's own status
 recorded as one commit whether or not it changed anything.`,
 		Example: `  krellin run -- go test ./...
   krellin run --timeout 2m --workdir sub --env CGO_ENABLED=0 -- make build`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needCommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.exec(cmd.Context(), "run", o, args)
 		},
@@ -61,7 +61,7 @@ action, which is recorded as a fetch. Use it for downloading dependencies;
 every other action runs without network.`,
 		Example: `  krellin fetch -- go mod download
   krellin fetch --timeout 10m -- npm ci`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needCommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.exec(cmd.Context(), "fetch", o, args)
 		},
@@ -240,4 +240,12 @@ func (a *app) warn(act api.Action) {
 	for _, w := range act.Warnings {
 		fmt.Fprintln(a.stderr, "krellin: warning:", termsafe.Line(w))
 	}
+}
+
+// needCommand requires a command after the flags.
+func needCommand(c *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return &ExitError{Code: exitUsage, Err: fmt.Errorf("%s needs a command to run\nTry: krellin %s -- CMD [ARG...]", c.Name(), c.Name())}
+	}
+	return nil
 }

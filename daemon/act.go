@@ -111,6 +111,7 @@ func (c *Capsule) reset(ctx context.Context, seq int) (notes.Record, error) {
 	warn, err := c.recreateWith(ctx, eng, func() error {
 		return c.placeWorkspace(target.Tree, c.st.Base)
 	})
+	c.scanBase = target.Tree
 	if err != nil {
 		return rec, err
 	}
@@ -136,7 +137,12 @@ func (c *Capsule) entryAt(seq int) (gitlog.Entry, error) {
 
 // record snapshots the workspace and appends the action's commit and note.
 func (c *Capsule) record(r actions.Request, rec notes.Record) (api.Action, error) {
-	tree, err := c.ws.Snapshot(c.tree)
+	prev := c.tree
+	if !c.scanBase.IsZero() {
+		// After a reset, the target tree decides what counts as tracked.
+		prev, c.scanBase = c.scanBase, plumbing.ZeroHash
+	}
+	tree, err := c.ws.Snapshot(prev)
 	if err != nil {
 		return api.Action{}, fmt.Errorf("record workspace: %w", err)
 	}

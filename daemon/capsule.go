@@ -34,9 +34,10 @@ type Capsule struct {
 	tree plumbing.Hash // its tree
 	seq  int           // its sequence number
 
-	adopted bool     // this daemon has taken the capsule over (see adopt)
-	secrets []string // secret values, masked in output and records
-	secEnv  []string // the capsule environment entries that carry them
+	adopted  bool          // this daemon has taken the capsule over (see adopt)
+	scanBase plumbing.Hash // set by reset: the tree the next snapshot tracks by
+	secrets  []string      // secret values, masked in output and records
+	secEnv   []string      // the capsule environment entries that carry them
 
 	busy atomic.Value            // string: the action in flight, "" when idle
 	view atomic.Pointer[capView] // what readers see without waiting for mu

@@ -25,8 +25,13 @@ func (w *Workspace) Reset(prev, target plumbing.Hash) error {
 		return fmt.Errorf("reset workspace: %w", err)
 	}
 	if err := w.reconcile("", target); err != nil {
+		w.invalidate()
 		return fmt.Errorf("reset workspace: %w", err)
 	}
+	// The disk is the target now; what reconcile touched reported itself
+	// through inotify, so the next scan reads only that, judging
+	// tracked files by the target.
+	w.last = target
 	return nil
 }
 

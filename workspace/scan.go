@@ -30,13 +30,14 @@ const racyWindow = time.Second
 // only the directories inotify reported, reusing the recorded trees of all
 // others.
 type scan struct {
-	w       *Workspace
-	start   time.Time
-	prev    plumbing.Hash   // the tree recorded last
-	tracked map[string]bool // paths in prev, loaded on first need
-	full    bool
-	dirty   map[string]bool // directories to read again
-	above   map[string]bool // directories with a dirty one below
+	w        *Workspace
+	start    time.Time
+	prev     plumbing.Hash   // the tree recorded last
+	tracked  map[string]bool // paths in prev, loaded on first need
+	full     bool
+	dirty    map[string]bool // directories to read again
+	above    map[string]bool // directories with a dirty one below
+	excluded map[string]bool // ignored directories kept for tracked files
 }
 
 // Snapshot records the workspace as a tree, the way `git add -A` would see
@@ -76,7 +77,7 @@ func (w *Workspace) snapshot(prev plumbing.Hash) (plumbing.Hash, error) {
 // plan decides between a full and an incremental scan.
 func (w *Workspace) plan(prev plumbing.Hash) (*scan, error) {
 	s := &scan{w: w, start: time.Now(), prev: prev, full: true,
-		dirty: map[string]bool{}, above: map[string]bool{}}
+		dirty: map[string]bool{}, above: map[string]bool{}, excluded: map[string]bool{}}
 	if w.watch == nil {
 		w.startWatching()
 	}
@@ -304,17 +305,36 @@ func checkoutPerm(mode uint32) uint32 {
 	return 0o644
 }
 
-// skip reports whether p is left out of the tree: a .git directory, or
-// an ignored path that the previous tree does not track.
+// skip reports whether p is left out of the tree: a .git directory, an
+// ignored path that the previous tree does not track, or an untracked path
+// below an ignored directory (git never re-includes those, whatever a
+// negated pattern says).
 func (s *scan) skip(p, name string, isDir bool, m gitignore.Matcher) (bool, error) {
 	if name == ".git" {
 		return true, nil
 	}
-	if !m.Match(split(p), isDir) {
+	if !s.underExcluded(p) && !m.Match(split(p), isDir) {
 		return false, nil
 	}
 	tracked, err := s.isTracked(p)
+	if tracked && isDir {
+		s.excluded[p] = true
+	}
 	return !tracked, err
+}
+
+// underExcluded reports whether a directory above p is ignored but kept
+// for the tracked files in it.
+func (s *scan) underExcluded(p string) bool {
+	if len(s.excluded) == 0 {
+		return false
+	}
+	for d := parentDir(p); d != ""; d = parentDir(d) {
+		if s.excluded[d] {
+			return true
+		}
+	}
+	return false
 }
 
 // fileHash returns a file's state with its blob hash, reading the file

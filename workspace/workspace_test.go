@@ -242,3 +242,37 @@ func TestReset_RestoresPermissions(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshot_NoReinclusionUnderExcludedDir(t *testing.T) {
+	f := newFixture(t)
+	f.sh(`mkdir out; echo t > out/tracked.txt`)
+	prev := f.snapshot(plumbing.ZeroHash) // out/ is tracked before any ignore applies
+	f.sh(`printf 'out/\n!out/keep\n' > .gitignore; echo k > out/keep`)
+	got := f.snapshot(prev)
+	tree, err := f.repo.Tree(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tree.FindEntry("out/keep"); err == nil {
+		t.Fatal("out/keep recorded: git never re-includes a file below an excluded directory")
+	}
+	if _, err := tree.FindEntry("out/tracked.txt"); err != nil {
+		t.Fatal("out/tracked.txt dropped, but it is tracked")
+	}
+}
+
+func TestReset_TracksTheTargetTree(t *testing.T) {
+	f := newFixture(t)
+	f.sh(`echo t > kept.log`)
+	t1 := f.snapshot(plumbing.ZeroHash)
+	f.sh(`printf '*.log\n' > .gitignore`)
+	target := f.snapshot(t1) // kept.log stays: it is tracked
+	f.sh(`rm kept.log`)
+	prev := f.snapshot(target)
+	if err := f.ws.Reset(prev, target); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.snapshot(target); got != target {
+		t.Fatalf("snapshot after reset = %s, want the target %s with its tracked, ignored kept.log", got, target)
+	}
+}
