@@ -31,6 +31,8 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=$(FUZZTIME) ./patch/
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./notes/
+	$(GO) test -run='^$$' -fuzz=FuzzWritePath -fuzztime=$(FUZZTIME) ./actions/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeAction -fuzztime=$(FUZZTIME) ./daemon/
 
 bench: build
 	scripts/build-images.sh busybox
