@@ -61,6 +61,8 @@ type Request struct {
 type Box interface {
 	Exec(ctx context.Context, x capsule.Exec) (int, error)
 	Cancel(ctx context.Context, action string) error
+	Sweep(ctx context.Context) error // kill every process of the capsule's commands
+	Kill(ctx context.Context) error  // remove the container: the last resort
 	SetNetwork(ctx context.Context, on bool) error
 }
 
@@ -139,9 +141,9 @@ func Workdir(dir string) (string, error) {
 // Exec runs a run or fetch action, streaming its output to stdout and
 // stderr as it comes. Fetch has network egress for exactly its duration.
 func Exec(ctx context.Context, box Box, r Request, stdout, stderr io.Writer) (rec notes.Record) {
-	rec = notes.Record{Action: r.Kind, Argv: maskStrings(r.Argv, r.Secrets), Start: time.Now()}
+	rec = notes.Record{Action: r.Kind, Argv: MaskStrings(r.Argv, r.Secrets), Start: time.Now()}
 	rec.Workdir, _ = Workdir(r.Workdir)
-	rec.Env = maskStrings(r.Env, r.Secrets)
+	rec.Env = MaskStrings(r.Env, r.Secrets)
 	outCap, errCap := notes.NewCapture(), notes.NewCapture()
 	outW, flushOut := newMasker(io.MultiWriter(outCap, orDiscard(stdout)), r.Secrets)
 	errW, flushErr := newMasker(io.MultiWriter(errCap, orDiscard(stderr)), r.Secrets)
@@ -186,31 +188,74 @@ func Exec(ctx context.Context, box Box, r Request, stdout, stderr io.Writer) (re
 		rec.Exit, rec.Interrupted, rec.Error = &code, true, "stopped: the client went away or the daemon is stopping"
 	default:
 		rec.Exit = &code
-		rec.TimedOut = code == capsule.TimeoutExit && time.Since(rec.Start) >= timeout
+		// krellin-exec exits 124 at the timeout; a command that stopped or
+		// killed krellin-exec is ended by the daemon's backstop instead.
+		rec.TimedOut = time.Since(rec.Start) >= timeout && (code == capsule.TimeoutExit || code >= 128)
 	}
 	return rec
 }
 
-// runCancellable runs x; if ctx ends first, it asks krellin-exec to stop
-// the command and still waits for its status.
+// Grace periods for a command that does not end when it should.
+var (
+	// backstop: how long past its timeout a command may take before the
+	// daemon steps in (krellin-exec itself enforces the timeout).
+	backstop = 10 * time.Second
+	// escalate: how long each step of stopping waits before the next.
+	escalate = 5 * time.Second
+)
+
+// runCancellable runs x. If ctx ends, or the command outlives its timeout
+// (krellin-exec was stopped or killed by the command), it stops it in
+// steps: ask krellin-exec, kill every process of the capsule's commands,
+// then remove the container. It always returns, with the status if there
+// is one. A status from a signal sweeps up anything left behind.
 func runCancellable(ctx context.Context, box Box, x capsule.Exec) (int, error) {
 	type result struct {
 		code int
 		err  error
 	}
 	done := make(chan result, 1)
+	bg := context.WithoutCancel(ctx)
 	go func() {
-		code, err := box.Exec(context.WithoutCancel(ctx), x)
+		code, err := box.Exec(bg, x)
 		done <- result{code, err}
 	}()
-	select {
-	case r := <-done:
-		return r.code, r.err
-	case <-ctx.Done():
-		box.Cancel(context.WithoutCancel(ctx), x.ID)
-		r := <-done
-		return r.code, r.err
+	wait := func(d time.Duration) (result, bool) {
+		select {
+		case r := <-done:
+			return r, true
+		case <-time.After(d):
+			return result{}, false
+		}
 	}
+
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r = stop(bg, box, x.ID, wait)
+	case <-time.After(x.Timeout + backstop):
+		r = stop(bg, box, x.ID, wait)
+	}
+	if r.err == nil && r.code >= 128 {
+		box.Sweep(bg)
+	}
+	return r.code, r.err
+}
+
+// stop ends a command that will not end by itself, in steps.
+func stop[R any](ctx context.Context, box Box, id string, wait func(time.Duration) (R, bool)) R {
+	box.Cancel(ctx, id)
+	if r, ok := wait(escalate); ok {
+		return r
+	}
+	box.Sweep(ctx)
+	if r, ok := wait(escalate); ok {
+		return r
+	}
+	box.Kill(ctx)
+	r, _ := wait(time.Hour)
+	return r
 }
 
 func joinErr(a, b string) string {

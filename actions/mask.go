@@ -62,8 +62,8 @@ func (m *masker) replace(b []byte) []byte {
 	return b
 }
 
-// maskStrings masks secret values in recorded text fields.
-func maskStrings(ss []string, secrets []string) []string {
+// MaskStrings masks secret values in recorded text fields.
+func MaskStrings(ss []string, secrets []string) []string {
 	if len(secrets) == 0 || ss == nil {
 		return ss
 	}

@@ -24,7 +24,7 @@ func TestMasker_HidesSecretsAcrossWrites(t *testing.T) {
 }
 
 func TestMaskStrings(t *testing.T) {
-	got := maskStrings([]string{"curl", "-H", "Authorization: tok123"}, []string{"tok123"})
+	got := MaskStrings([]string{"curl", "-H", "Authorization: tok123"}, []string{"tok123"})
 	if strings.Contains(strings.Join(got, " "), "tok123") {
 		t.Fatalf("secret left in %v", got)
 	}

@@ -76,6 +76,12 @@ func (e *Engine) exec(ctx context.Context, id string, x Exec) (int, error) {
 	return ins.ExitCode, nil
 }
 
+// Sweep kills every process in the capsule but its init and idle process.
+func (e *Engine) Sweep(ctx context.Context, id string) error {
+	_, err := e.exec(ctx, id, Exec{Argv: []string{HelperPath, "--sweep"}})
+	return err
+}
+
 // Cancel asks krellin-exec to stop the command running as action id.
 func (e *Engine) Cancel(ctx context.Context, id, action string) error {
 	_, err := e.exec(ctx, id, Exec{Argv: []string{HelperPath, "--cancel", action}})

@@ -50,9 +50,9 @@ func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr 
 
 // act runs and records one action; the caller holds c.mu.
 func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Request, stdout, stderr io.Writer) (api.Action, error) {
+	r.Secrets, r.Offline = c.secrets, c.st.Policy.Network == policy.NetworkNever
 	c.busy.Store(summary(r))
 	defer c.busy.Store("")
-	r.Secrets, r.Offline = c.secrets, c.st.Policy.Network == policy.NetworkNever
 
 	if err := c.checkTip(); err != nil {
 		return api.Action{}, err
@@ -197,7 +197,7 @@ func subjectOf(r actions.Request, rec notes.Record) string {
 func summary(r actions.Request) string {
 	switch r.Kind {
 	case actions.Run, actions.Fetch:
-		return r.Kind + ": " + notes.ShellQuote(r.Argv)
+		return r.Kind + ": " + notes.ShellQuote(actions.MaskStrings(r.Argv, r.Secrets))
 	case actions.Write:
 		return "write: " + r.Path
 	case actions.Patch:

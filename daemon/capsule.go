@@ -233,6 +233,26 @@ func (c *Capsule) Cancel(ctx context.Context, action string) error {
 	return eng.Cancel(ctx, c.st.Container, action)
 }
 
+// Sweep kills every process of the capsule's commands (actions.Box).
+func (c *Capsule) Sweep(ctx context.Context) error {
+	eng, err := c.d.engine(ctx)
+	if err != nil {
+		return err
+	}
+	return eng.Sweep(ctx, c.st.Container)
+}
+
+// Kill removes the container; the next action recreates it from the
+// pinned digest and says so (actions.Box).
+func (c *Capsule) Kill(ctx context.Context) error {
+	eng, err := c.d.engine(ctx)
+	if err != nil {
+		return err
+	}
+	c.d.log.Warn("removing a capsule whose command would not stop", "capsule", c.st.Name)
+	return eng.Remove(ctx, c.st.Container)
+}
+
 // SetNetwork turns egress on or off (actions.Box). A policy of network
 // always keeps it on.
 func (c *Capsule) SetNetwork(ctx context.Context, on bool) error {

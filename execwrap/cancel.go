@@ -75,3 +75,34 @@ func runs(pid int, path string) bool {
 	argv0, _, _ := bytes.Cut(cmdline, []byte{0})
 	return string(argv0) == path || string(argv0) == os.Args[0]
 }
+
+// Sweep kills (SIGKILL) every process in the capsule but PID 1 (the
+// init), the idle main process, and itself: what is left when a command
+// escaped its krellin-exec, for instance by killing or stopping it. It
+// returns how many it killed.
+func Sweep() (int, error) {
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return 0, fmt.Errorf("find own executable: %w", err)
+	}
+	pids, err := listPids()
+	if err != nil {
+		return 0, err
+	}
+	killed := 0
+	for _, pid := range pids {
+		if pid == 1 || pid == os.Getpid() || (runs(pid, self) && isIdle(pid)) {
+			continue
+		}
+		if unix.Kill(pid, unix.SIGKILL) == nil {
+			killed++
+		}
+	}
+	return killed, nil
+}
+
+// isIdle reports whether pid is a `krellin-exec --idle`.
+func isIdle(pid int) bool {
+	cmdline, err := os.ReadFile(procPath(pid, "cmdline"))
+	return err == nil && bytes.Contains(cmdline, []byte("\x00--idle"))
+}

@@ -280,3 +280,47 @@ func (r *Repo) HasObject(h plumbing.Hash) bool {
 func Signature(name, email string, when time.Time) object.Signature {
 	return object.Signature{Name: name, Email: email, When: when}
 }
+
+// lazyWriter is go-git's filesystem storage: it can stream an object to
+// disk without holding it in memory.
+type lazyWriter interface {
+	LazyWriter() (io.WriteCloser, func(plumbing.ObjectType, int64) error, error)
+}
+
+// WriteBlobFrom stores size bytes from r as a blob, streaming them, so a
+// large file never sits in memory whole.
+func (r *Repo) WriteBlobFrom(rd io.Reader, size int64) (plumbing.Hash, error) {
+	lw, ok := r.git.Storer.(lazyWriter)
+	if !ok {
+		data, err := io.ReadAll(io.LimitReader(rd, size))
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		return r.WriteBlob(data)
+	}
+	w, header, err := lw.LazyWriter()
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	defer w.Close()
+	if err := header(plumbing.BlobObject, size); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	h := plumbing.NewHasher(plumbing.BlobObject, size)
+	if _, err := io.CopyN(io.MultiWriter(w, h), rd, size); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	return h.Sum(), nil
+}
+
+// BlobReader opens a blob for streaming.
+func (r *Repo) BlobReader(h plumbing.Hash) (io.ReadCloser, error) {
+	b, err := r.git.BlobObject(h)
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", h, err)
+	}
+	return b.Reader()
+}

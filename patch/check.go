@@ -185,6 +185,9 @@ func (c *checker) preimage(fp *filePatch) (entry, error) {
 func (c *checker) checkOld(fp *filePatch, cur entry) (entry, error) {
 	switch {
 	case isSymlinkMode(cur.mode) && !isSymlinkMode(fp.oldMode):
+		if c.ws.linkLeaves(fp.oldName) {
+			return entry{}, errLeaves
+		}
 		return entry{}, errIsSymlink
 	case !isSymlinkMode(cur.mode) && isSymlinkMode(fp.oldMode):
 		return entry{}, errNotSymlink

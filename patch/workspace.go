@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
+	"strings"
 	"syscall"
 )
 
@@ -168,4 +170,18 @@ func (w *workspace) readDir(name string) ([]fs.DirEntry, error) {
 	}
 	defer f.Close()
 	return f.ReadDir(-1)
+}
+
+// linkLeaves reports whether the symlink name points outside the
+// workspace, judged from its target text alone (nothing is followed).
+func (w *workspace) linkLeaves(name string) bool {
+	target, err := w.root.Readlink(name)
+	if err != nil {
+		return false
+	}
+	if path.IsAbs(target) {
+		return true
+	}
+	p := path.Join(path.Dir(name), target)
+	return p == ".." || strings.HasPrefix(p, "../")
 }

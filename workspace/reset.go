@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path"
 
@@ -180,28 +181,12 @@ func modeOf(mode uint32) filemode.FileMode {
 // writeEntry writes a file or symlink from its blob, replacing what is
 // there through a temporary name and a rename.
 func (w *Workspace) writeEntry(p string, e object.TreeEntry) error {
-	data, err := w.store.ReadBlob(e.Hash)
-	if err != nil {
-		return err
-	}
 	w.forget(p)
 	tmp := path.Join(path.Dir(p), ".krellin-tmp-"+path.Base(p))
 	w.root.Remove(tmp)
-	if e.Mode == filemode.Symlink {
-		if err := w.root.Symlink(string(data), tmp); err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
-		}
-	} else {
-		perm := os.FileMode(0o644)
-		if e.Mode == filemode.Executable {
-			perm = 0o755
-		}
-		if err := w.root.WriteFile(tmp, data, perm); err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
-		}
-		if err := w.root.Chmod(tmp, perm); err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
-		}
+	if err := w.writeBlob(tmp, e); err != nil {
+		w.root.Remove(tmp)
+		return fmt.Errorf("write %s: %w", p, err)
 	}
 	if err := w.root.Rename(tmp, p); err != nil {
 		w.root.Remove(tmp)
@@ -214,4 +199,37 @@ func (w *Workspace) writeEntry(p string, e object.TreeEntry) error {
 func (w *Workspace) forget(p string) {
 	delete(w.files[parentDir(p)], path.Base(p))
 	w.forgetTree(p)
+}
+
+// writeBlob creates name from tree entry e's blob, streaming it.
+func (w *Workspace) writeBlob(name string, e object.TreeEntry) error {
+	if e.Mode == filemode.Symlink {
+		target, err := w.store.ReadBlob(e.Hash)
+		if err != nil {
+			return err
+		}
+		return w.root.Symlink(string(target), name)
+	}
+	perm := os.FileMode(0o644)
+	if e.Mode == filemode.Executable {
+		perm = 0o755
+	}
+	rd, err := w.store.BlobReader(e.Hash)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	f, err := w.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, rd); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -350,32 +350,54 @@ func (s *scan) fileHash(p string, st *unix.Stat_t, old fileState) (fileState, er
 			return fs, nil
 		}
 	}
-	data, err := s.read(p, st)
+	h, err := s.store(p, st)
 	if err != nil {
 		return fs, err
 	}
-	fs.hash = plumbing.ComputeHash(plumbing.BlobObject, data)
-	if !s.w.store.HasObject(fs.hash) {
-		if _, err := s.w.store.WriteBlob(data); err != nil {
-			return fs, err
-		}
-	}
+	fs.hash = h
 	fs.racy = s.start.Sub(time.Unix(0, fs.mtime)) < racyWindow || s.start.Sub(time.Unix(0, fs.ctime)) < racyWindow
 	return fs, nil
 }
 
-// read returns a file's content, or a symlink's target.
-func (s *scan) read(p string, st *unix.Stat_t) ([]byte, error) {
+// store hashes a file (or a symlink's target) and writes its blob if the
+// store lacks it. Files are streamed twice, hashing then writing, so
+// memory stays small whatever their size.
+func (s *scan) store(p string, st *unix.Stat_t) (plumbing.Hash, error) {
 	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 		t, err := s.w.root.Readlink(p)
-		return []byte(t), err
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		h := plumbing.ComputeHash(plumbing.BlobObject, []byte(t))
+		if !s.w.store.HasObject(h) {
+			_, err = s.w.store.WriteBlob([]byte(t))
+		}
+		return h, err
 	}
-	f, err := s.w.root.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	f, err := s.w.root.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", p, err)
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", p, fs.ErrPermission)
+	}
+	hasher := plumbing.NewHasher(plumbing.BlobObject, fi.Size())
+	if _, err := io.CopyN(hasher, f, fi.Size()); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read %s: %w", p, err)
+	}
+	h := hasher.Sum()
+	if s.w.store.HasObject(h) {
+		return h, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return h, err
+	}
+	if _, err := s.w.store.WriteBlobFrom(f, fi.Size()); err != nil {
+		return h, err
+	}
+	return h, nil
 }
 
 // forgetGone drops what was remembered below subdirectories of rel that

@@ -7,6 +7,7 @@ package workspace
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -22,6 +23,8 @@ var ErrOutside = errors.New("path leaves the workspace")
 // Store is the object database trees and blobs go to.
 type Store interface {
 	WriteBlob(data []byte) (plumbing.Hash, error)
+	WriteBlobFrom(r io.Reader, size int64) (plumbing.Hash, error)
+	BlobReader(h plumbing.Hash) (io.ReadCloser, error)
 	WriteRawTree(raw []byte) (plumbing.Hash, error)
 	ReadBlob(h plumbing.Hash) ([]byte, error)
 	Tree(h plumbing.Hash) (*object.Tree, error)

@@ -20,6 +20,7 @@ import (
 const usage = `usage: krellin-exec [--timeout DUR] [--id ACTIONID] -- CMD [ARG...]
        krellin-exec --cancel ACTIONID
        krellin-exec --idle
+       krellin-exec --sweep
 
 Runs CMD and, once it exits, kills everything it left running and exits
 with CMD's status (128+N if signal N ended it). Exits 124 on timeout, 126
@@ -39,6 +40,7 @@ func main() {
 	id := flag.String("id", "", "label the run `ACTIONID` for --cancel")
 	cancel := flag.String("cancel", "", "stop the run labelled `ACTIONID`")
 	idle := flag.Bool("idle", false, "wait for a signal and exit 0")
+	sweep := flag.Bool("sweep", false, "kill every process but the init and the idle one")
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), usage)
 		flag.PrintDefaults()
@@ -46,6 +48,12 @@ func main() {
 	flag.Parse()
 
 	switch {
+	case *sweep && flag.NArg() == 0:
+		if _, err := execwrap.Sweep(); err != nil {
+			fmt.Fprintln(os.Stderr, "krellin-exec: sweep:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	case *idle && flag.NArg() == 0:
 		waitForSignal()
 		os.Exit(0)
