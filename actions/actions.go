@@ -199,9 +199,9 @@ func Exec(ctx context.Context, box Box, r Request, stdout, stderr io.Writer) (re
 var (
 	// backstop: how long past its timeout a command may take before the
 	// daemon steps in (krellin-exec itself enforces the timeout).
-	backstop = 10 * time.Second
+	backstop = 3 * time.Second
 	// escalate: how long each step of stopping waits before the next.
-	escalate = 5 * time.Second
+	escalate = 2 * time.Second
 )
 
 // runCancellable runs x. If ctx ends, or the command outlives its timeout

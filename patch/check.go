@@ -79,7 +79,12 @@ func newChecker(ws *workspace, files []*filePatch) *checker {
 func (c *checker) check(fp *filePatch) {
 	result, err := c.checkFile(fp)
 	if err != nil {
-		c.failed = append(c.failed, FileError{Path: fp.displayName(), Reason: err.Error()})
+		name := fp.displayName()
+		var old oldSideError
+		if errors.As(err, &old) && fp.oldName != "" {
+			name, err = fp.oldName, old.error
+		}
+		c.failed = append(c.failed, FileError{Path: name, Reason: err.Error()})
 		return
 	}
 	c.record(fp, result)
@@ -97,7 +102,7 @@ func (c *checker) checkFile(fp *filePatch) ([]byte, error) {
 
 	cur, err := c.preimage(fp)
 	if err != nil {
-		return nil, err
+		return nil, oldSideError{err}
 	}
 	if err := c.checkCreate(fp); err != nil {
 		return nil, err
@@ -184,6 +189,9 @@ func (c *checker) preimage(fp *filePatch) (entry, error) {
 // target from a `diff -u` patch, which is refused here on purpose.
 func (c *checker) checkOld(fp *filePatch, cur entry) (entry, error) {
 	switch {
+	case isSymlinkMode(cur.mode) && fp.oldMode == 0 && fp.isRename && !hasContent(fp):
+		// A pure rename moves the link itself, as git apply does; the
+		// link is not followed.
 	case isSymlinkMode(cur.mode) && !isSymlinkMode(fp.oldMode):
 		if c.ws.linkLeaves(fp.oldName) {
 			return entry{}, errLeaves
@@ -371,5 +379,16 @@ func change(fp *filePatch) FileChange {
 }
 
 func hasContentChange(fp *filePatch) bool {
+	return len(fp.f.TextFragments) > 0 || fp.f.BinaryFragment != nil
+}
+
+// oldSideError marks a problem with the file a patch starts from, which is
+// reported under its old name (a rename's source, not its destination).
+type oldSideError struct{ error }
+
+func (e oldSideError) Unwrap() error { return e.error }
+
+// hasContent reports whether a file patch changes content.
+func hasContent(fp *filePatch) bool {
 	return len(fp.f.TextFragments) > 0 || fp.f.BinaryFragment != nil
 }
