@@ -73,6 +73,11 @@ func (e *Engine) exec(ctx context.Context, id string, x Exec) (int, error) {
 	if ins.Running {
 		return -1, fmt.Errorf("%w: output closed while the command still runs", ErrInterrupted)
 	}
+	// A status from a signal may be the container going down under the
+	// command (an engine restart) rather than the command's own.
+	if ins.ExitCode >= 128 && e.goingDown(context.WithoutCancel(ctx), id) {
+		return -1, fmt.Errorf("%w: the capsule's container stopped during the command (did the engine restart?)", ErrInterrupted)
+	}
 	return ins.ExitCode, nil
 }
 
@@ -93,4 +98,19 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// goingDown watches a container for a moment after a command died of a
+// signal: if the container stops (or the engine stops answering), the
+// signal came from its shutdown, not from the command. Only signal
+// statuses pay this wait.
+func (e *Engine) goingDown(ctx context.Context, id string) bool {
+	for i := 0; i < 15; i++ {
+		c, err := e.cli.ContainerInspect(ctx, id)
+		if err != nil || c.State == nil || !c.State.Running {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }

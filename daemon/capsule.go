@@ -209,10 +209,15 @@ func (c *Capsule) ensureRunning(ctx context.Context, eng *capsule.Engine) (strin
 	if c.st.Container != "" {
 		why = "container was not running"
 	}
-	if _, err := c.recreate(ctx, eng); err != nil {
+	warn, err := c.recreate(ctx, eng)
+	if err != nil {
 		return "", fmt.Errorf("recover capsule: %w", err)
 	}
-	return fmt.Sprintf("recovered capsule: %s; recreated from %s", why, c.st.Pin.Digest), nil
+	msg := fmt.Sprintf("recovered capsule: %s; recreated from %s", why, c.st.Pin.Digest)
+	for _, w := range warn {
+		msg += "; " + w
+	}
+	return msg, nil
 }
 
 // Exec runs a command in the container (actions.Box).

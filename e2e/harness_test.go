@@ -232,6 +232,8 @@ func (e *env) environ() []string {
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + e.userHome,
 		"KRELLIN_HOME=" + e.home,
+		// The race runtime otherwise sleeps a second at every exit.
+		"GORACE=atexit_sleep_ms=0",
 	}
 	if e.dockerHost != "" {
 		env = append(env, "DOCKER_HOST="+e.dockerHost)
