@@ -26,7 +26,8 @@ const (
 	LabelRepo    = "dev.krellin.repo"
 )
 
-// Baseline limits, documented in docs/capsule.md.
+// Baseline limits when a spec names none; the user's policy (package
+// policy) normally sets them. Documented in docs/design.md.
 const (
 	DefaultMemory = 4 << 30
 	DefaultPids   = 1024
