@@ -6,15 +6,12 @@ import (
 	"os"
 
 	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/capsule"
 )
 
 // Down stops a repository's capsule. History and workspace stay.
 func (d *Daemon) Down(ctx context.Context, t api.Target) (api.Status, error) {
-	eng, err := d.engine(ctx)
-	if err != nil {
-		return api.Status{}, err
-	}
-	c, err := d.capsuleFor(t.Repo, false)
+	eng, c, err := d.existing(ctx, t)
 	if err != nil {
 		return api.Status{}, err
 	}
@@ -33,11 +30,7 @@ func (d *Daemon) Down(ctx context.Context, t api.Target) (api.Status, error) {
 // Rm removes a repository's capsule: its container, workspace and state.
 // The recorded history stays in the repository under refs/krellin/.
 func (d *Daemon) Rm(ctx context.Context, t api.Target) (api.Status, error) {
-	eng, err := d.engine(ctx)
-	if err != nil {
-		return api.Status{}, err
-	}
-	c, err := d.capsuleFor(t.Repo, false)
+	eng, c, err := d.existing(ctx, t)
 	if err != nil {
 		return api.Status{}, err
 	}
@@ -85,4 +78,14 @@ func chmodDirs(root *os.Root, p string) {
 			chmodDirs(root, p+"/"+e.Name())
 		}
 	}
+}
+
+// existing reaches the engine, then the repository's existing capsule.
+func (d *Daemon) existing(ctx context.Context, t api.Target) (*capsule.Engine, *Capsule, error) {
+	eng, err := d.engine(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := d.capsuleFor(t.Repo, false)
+	return eng, c, err
 }

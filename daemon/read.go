@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -90,12 +91,12 @@ func (d *Daemon) Show(t api.Target, seq int) (api.Detail, error) {
 	if rec.Input == nil && rec.InputBlob != "" {
 		rec.Input, _ = c.repo.ReadBlob(plumbing.NewHash(rec.InputBlob))
 	}
-	diff, err := c.diff(e.Parent, e.Commit)
-	if err != nil {
-		return api.Detail{}, err
-	}
-	if seq == 0 {
-		diff = ""
+	// Seq 0 starts the session on its base: it changes nothing to show.
+	var diff string
+	if seq > 0 {
+		if diff, err = c.diff(e.Parent, e.Commit); err != nil {
+			return api.Detail{}, err
+		}
 	}
 	return api.Detail{
 		Action: toAction(e, rec), Note: string(e.Note), Diff: diff, Input: rec.Input,
@@ -133,7 +134,7 @@ func point(entries []gitlog.Entry, s string, def plumbing.Hash) (plumbing.Hash, 
 		return entries[n].Commit, nil
 	}
 	for _, e := range entries {
-		if len(s) >= 4 && e.Commit.String()[:len(min(s, e.Commit.String()))] == s {
+		if len(s) >= 4 && strings.HasPrefix(e.Commit.String(), strings.ToLower(s)) {
 			return e.Commit, nil
 		}
 	}
@@ -146,14 +147,20 @@ func point(entries []gitlog.Entry, s string, def plumbing.Hash) (plumbing.Hash, 
 // recorded content runs on the host. go-git's own patch output was not
 // used: it renders empty new files as binary.
 func (c *Capsule) diff(from, to plumbing.Hash) (string, error) {
-	cmd := exec.Command("git", "-C", c.repo.Top, "-c", "core.quotePath=false", "diff",
-		"--no-color", "--no-ext-diff", "--no-textconv", "--find-renames", from.String(), to.String(), "--")
+	return c.gitDiff("--find-renames", from.String(), to.String())
+}
+
+// gitDiff runs `git diff` between commits of the user's repository with
+// external diff drivers and textconv filters off.
+func (c *Capsule) gitDiff(args ...string) (string, error) {
+	base := []string{"-C", c.repo.Top, "-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv"}
+	cmd := exec.Command("git", append(append(base, args...), "--")...)
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("git diff %s..%s: %v: %s", from.String()[:12], to.String()[:12], err, bytes.TrimSpace(stderr.Bytes()))
+		return "", fmt.Errorf("git diff %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return string(out), nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -168,11 +167,11 @@ func (d *Daemon) handleReplay(w http.ResponseWriter, r *http.Request) {
 
 // changedFiles names the files that differ between two commits.
 func (c *Capsule) changedFiles(a, b string) string {
-	out, err := exec.Command("git", "-C", c.repo.Top, "diff", "--no-ext-diff", "--no-textconv", "--name-only", a, b, "--").Output()
-	if err != nil || len(out) == 0 {
+	out, err := c.gitDiff("--name-only", a, b)
+	if err != nil || out == "" {
 		return ""
 	}
-	files := strings.Fields(string(out))
+	files := strings.Fields(out)
 	if len(files) > 5 {
 		files = append(files[:5], fmt.Sprintf("and %d more", len(files)-5))
 	}

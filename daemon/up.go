@@ -40,6 +40,7 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest) (api.UpResponse, err
 		c.st.CABundle = req.CABundle
 	}
 	resp := api.UpResponse{Capsule: c.st.Name}
+	switched := false
 
 	switch {
 	case req.Session == "" && req.From == "" && req.Image == "" && c.st.Session != "":
@@ -54,7 +55,7 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest) (api.UpResponse, err
 		if err := c.switchTo(ctx, req.Session); err != nil {
 			return resp, err
 		}
-		resp.Resumed = true
+		resp.Resumed, switched = true, true
 	default:
 		ref := req.Image
 		if ref == "" {
@@ -80,7 +81,9 @@ func (d *Daemon) Up(ctx context.Context, req api.UpRequest) (api.UpResponse, err
 		resp.Created = true
 	}
 
-	warn, err := c.ensureContainer(ctx, resp.Created)
+	// A new or switched-to session gets a fresh container: no recovery
+	// warning for the one switchTo removed on purpose.
+	warn, err := c.ensureContainer(ctx, resp.Created || switched)
 	if err != nil {
 		return resp, err
 	}

@@ -105,8 +105,13 @@ func (r *Repo) store(o encoder) (plumbing.Hash, error) {
 
 // WriteBlob stores data as a blob.
 func (r *Repo) WriteBlob(data []byte) (plumbing.Hash, error) {
+	return r.writeRaw(plumbing.BlobObject, data)
+}
+
+// writeRaw stores an object from its encoded content.
+func (r *Repo) writeRaw(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
 	obj := r.git.Storer.NewEncodedObject()
-	obj.SetType(plumbing.BlobObject)
+	obj.SetType(t)
 	obj.SetSize(int64(len(data)))
 	w, err := obj.Writer()
 	if err != nil {
@@ -116,7 +121,7 @@ func (r *Repo) WriteBlob(data []byte) (plumbing.Hash, error) {
 	w.Close()
 	h, err := r.git.Storer.SetEncodedObject(obj)
 	if err != nil {
-		return h, fmt.Errorf("write blob: %w", err)
+		return h, fmt.Errorf("write %s: %w", t, err)
 	}
 	return h, nil
 }
@@ -255,20 +260,7 @@ func EncodeTree(es []object.TreeEntry) (plumbing.Hash, []byte) {
 
 // WriteRawTree stores an encoded tree from EncodeTree.
 func (r *Repo) WriteRawTree(raw []byte) (plumbing.Hash, error) {
-	obj := r.git.Storer.NewEncodedObject()
-	obj.SetType(plumbing.TreeObject)
-	obj.SetSize(int64(len(raw)))
-	w, err := obj.Writer()
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	w.Write(raw)
-	w.Close()
-	h, err := r.git.Storer.SetEncodedObject(obj)
-	if err != nil {
-		return h, fmt.Errorf("write tree: %w", err)
-	}
-	return h, nil
+	return r.writeRaw(plumbing.TreeObject, raw)
 }
 
 // HasObject reports whether the object database holds h.
