@@ -30,6 +30,9 @@ const (
 	// Recover records workspace changes found after the daemon restarted:
 	// the effect of an action that was cut short before its commit.
 	Recover = "recover"
+	// Ask records an agent's conversation (Input) and how it ended; it
+	// runs nothing.
+	Ask = "ask"
 )
 
 // MaxInput bounds the content of one write or patch.
@@ -51,6 +54,10 @@ type Request struct {
 	Path    string        // write
 	Input   []byte        // write content, patch text
 	ToSeq   int           // reset
+	Why     string        // any kind: what led to it; for ask, the prompt
+	Author  string        // who asked: name, and email in <>, or ""
+	Status  string        // ask: ok, interrupted or failed
+	Error   string        // ask: why it failed or stopped
 
 	// Set by the daemon, never by a client.
 	Secrets []string // values masked in output and records
@@ -96,6 +103,15 @@ func Check(r Request) error {
 		if len(r.Input) > MaxInput {
 			return fmt.Errorf("%w: input of %d bytes is over the %d byte limit", ErrBadRequest, len(r.Input), MaxInput)
 		}
+	case Ask:
+		if len(r.Input) > MaxInput {
+			return fmt.Errorf("%w: conversation of %d bytes is over the %d byte limit", ErrBadRequest, len(r.Input), MaxInput)
+		}
+		switch r.Status {
+		case "ok", "interrupted", "failed":
+		default:
+			return fmt.Errorf("%w: ask status %q is not ok, interrupted or failed", ErrBadRequest, r.Status)
+		}
 	case Reset:
 		if r.ToSeq < 0 {
 			return fmt.Errorf("%w: reset --to takes a sequence number from `krellin log`", ErrBadRequest)
@@ -110,7 +126,7 @@ func Check(r Request) error {
 // them as JSON strings, which cannot hold such bytes exactly, and a record
 // that silently changed them would not be the command that ran.
 func checkText(r Request) error {
-	fields := append(append([]string{r.Path, r.Workdir}, r.Argv...), r.Env...)
+	fields := append(append([]string{r.Path, r.Workdir, r.Author}, r.Argv...), r.Env...)
 	for _, f := range fields {
 		if !utf8.ValidString(f) {
 			return fmt.Errorf("%w: %q is not valid UTF-8; Krellin records commands and paths exactly and cannot carry these bytes", ErrBadRequest, f)

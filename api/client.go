@@ -221,3 +221,69 @@ func query(t Target) url.Values {
 	}
 	return q
 }
+
+// Capsules describes every capsule the daemon knows.
+func (c *Client) Capsules(ctx context.Context) ([]Status, error) {
+	var out []Status
+	return out, c.do(ctx, "GET", "/v1/capsules", nil, nil, &out)
+}
+
+// ReadFile reads a file of the live workspace.
+func (c *Client) ReadFile(ctx context.Context, t Target, path string) (FileContent, error) {
+	q := query(t)
+	q.Set("path", path)
+	var out FileContent
+	return out, c.do(ctx, "GET", "/v1/file", q, nil, &out)
+}
+
+// ListFiles lists the recorded files under dir ("" for all), at most
+// limit of them (0 for the daemon's default).
+func (c *Client) ListFiles(ctx context.Context, t Target, dir string, limit int) (FileList, error) {
+	q := query(t)
+	q.Set("dir", dir)
+	q.Set("limit", strconv.Itoa(limit))
+	var out FileList
+	return out, c.do(ctx, "GET", "/v1/files", q, nil, &out)
+}
+
+// Search finds lines matching a regular expression in the recorded files.
+func (c *Client) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	var out SearchResult
+	return out, c.do(ctx, "POST", "/v1/search", nil, req, &out)
+}
+
+// Events follows the event stream of the capsule of t.Repo (of every
+// capsule when t.Repo is empty), from the event after since in epoch
+// (since 0 and epoch "" mean only new events), calling fn for each until
+// ctx ends or the daemon goes away. It returns the last event's ID and
+// epoch, to resume from.
+func (c *Client) Events(ctx context.Context, t Target, since uint64, epoch string, fn func(StreamEvent)) (uint64, string, error) {
+	q := url.Values{}
+	if t.Repo != "" {
+		q = query(t)
+	}
+	q.Set("since", strconv.FormatUint(since, 10))
+	q.Set("epoch", epoch)
+	resp, err := c.send(ctx, "GET", "/v1/events", q, nil)
+	if err != nil {
+		return since, epoch, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return since, epoch, readError(resp)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 256<<20)
+	for sc.Scan() {
+		var e StreamEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return since, epoch, fmt.Errorf("read event stream: %w", err)
+		}
+		since, epoch = e.ID, e.Epoch
+		fn(e)
+	}
+	if ctx.Err() != nil {
+		return since, epoch, ctx.Err()
+	}
+	return since, epoch, errDropped
+}

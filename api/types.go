@@ -41,8 +41,9 @@ type UpResponse struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// ActionRequest asks for one action. Kind is run, fetch, write, patch or
-// reset.
+// ActionRequest asks for one action. Kind is run, fetch, write, patch,
+// reset, or ask (an agent conversation, recorded without running
+// anything).
 type ActionRequest struct {
 	Target
 	Kind      string   `json:"kind"`
@@ -53,6 +54,15 @@ type ActionRequest struct {
 	Path      string   `json:"path,omitempty"`
 	Input     []byte   `json:"input,omitempty"`
 	ToSeq     int      `json:"to_seq,omitempty"`
+	// Author is who asked; the default is krellin.
+	Author *Author `json:"author,omitempty"`
+	// Why is what led to the action (an agent's reasoning and tool
+	// call), kept in its note so the log explains it.
+	Why string `json:"why,omitempty"`
+	// Status and Error are for kind "ask" only: how the conversation
+	// recorded in Input ended (ok, interrupted or failed) and why.
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // Event is one line of a streamed response. Type is "output" (Stream and
@@ -173,4 +183,89 @@ type Ping struct {
 	Version    string `json:"version"`
 	PID        int    `json:"pid"`
 	DockerHost string `json:"docker_host"` // the daemon's DOCKER_HOST, "" for the default
+}
+
+// Author names who asked for an action (an agent, a person); it becomes
+// the author of the action's commit. Empty fields fall back to
+// "krellin <krellin@localhost>".
+type Author struct {
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+}
+
+// Kinds of entries on a capsule's event stream (GET /v1/events).
+const (
+	EventQueued   = "queued"   // an action waits for the capsule
+	EventStarted  = "started"  // an action began to run
+	EventOutput   = "output"   // output of the running action
+	EventFinished = "finished" // an action was recorded (Action set)
+	EventRefused  = "refused"  // an action failed before anything ran (Error set)
+	EventReplay   = "replay"   // replay progress (Message), or its report (Report)
+	EventState    = "state"    // the capsule changed state (State, Message)
+	// EventGap says events between the client's resume point and this
+	// one are gone (the daemon restarted or its buffer moved on); the
+	// client reloads the log, which is durable.
+	EventGap = "gap"
+)
+
+// StreamEvent is one entry of the event stream, an NDJSON line. ID grows
+// by one per event within one daemon run (Epoch); a client resumes with
+// GET /v1/events?since=ID&epoch=EPOCH and gets every later event, or a
+// gap event first when some are gone.
+type StreamEvent struct {
+	ID      uint64          `json:"id"`
+	Epoch   string          `json:"epoch"`
+	Time    string          `json:"time"`
+	Type    string          `json:"type"`
+	Repo    string          `json:"repo,omitempty"`
+	Capsule string          `json:"capsule,omitempty"`
+	Session string          `json:"session,omitempty"`
+	Summary string          `json:"summary,omitempty"` // the action: "run: go test ./..."
+	Author  string          `json:"author,omitempty"`
+	Stream  string          `json:"stream,omitempty"` // output: stdout or stderr
+	Data    []byte          `json:"data,omitempty"`
+	Action  *Action         `json:"action,omitempty"`
+	State   string          `json:"state,omitempty"` // state: running, stopped, removed
+	Message string          `json:"message,omitempty"`
+	Report  json.RawMessage `json:"report,omitempty"`
+	Error   *Error          `json:"error,omitempty"`
+}
+
+// FileContent is a file read from the live workspace (GET /v1/file).
+type FileContent struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	Mode    string `json:"mode"`
+	Content []byte `json:"content"`
+	Cut     bool   `json:"cut,omitempty"` // larger than the read limit
+}
+
+// FileList is the workspace's recorded files under a directory, as of
+// the session's tip (GET /v1/files). Ignored files are not listed.
+type FileList struct {
+	Files []string `json:"files"`
+	Cut   bool     `json:"cut,omitempty"` // more matched than the limit
+}
+
+// SearchRequest looks for a regular expression (RE2) in the recorded
+// files of the session's tip.
+type SearchRequest struct {
+	Target
+	Pattern string `json:"pattern"`
+	Dir     string `json:"dir,omitempty"`  // only under this directory
+	Glob    string `json:"glob,omitempty"` // only base names matching this
+	Max     int    `json:"max,omitempty"`  // matches, 200 when 0
+}
+
+// Match is one line that matched a search.
+type Match struct {
+	Path string `json:"path"`
+	Line int    `json:"line"`
+	Text string `json:"text"`
+}
+
+// SearchResult is what a search found.
+type SearchResult struct {
+	Matches []Match `json:"matches"`
+	Cut     bool    `json:"cut,omitempty"`
 }

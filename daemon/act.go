@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -35,9 +36,29 @@ func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr 
 		return api.Action{}, err
 	}
 
+	ev := c.event(r, req.Author)
+	d.events.publish(ev.with(api.EventQueued))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	defer c.publish()
+	ev.Session = c.st.Session
+	d.events.publish(ev.with(api.EventStarted))
+	a, err := c.actLocked(ctx, eng, req, r, ev.output(d.events, "stdout", stdout), ev.output(d.events, "stderr", stderr))
+	if err != nil {
+		e := ev.with(api.EventRefused)
+		e.Error = toError(err)
+		d.events.publish(e)
+		return a, err
+	}
+	e := ev.with(api.EventFinished)
+	e.Action = &a
+	d.events.publish(e)
+	return a, nil
+}
+
+// actLocked checks the request against the capsule's session and runs it;
+// the caller holds c.mu.
+func (c *Capsule) actLocked(ctx context.Context, eng *capsule.Engine, req api.ActionRequest, r actions.Request, stdout, stderr io.Writer) (api.Action, error) {
 	if c.st.Session == "" {
 		return api.Action{}, fmt.Errorf("%w: no session on this capsule (start one with `krellin up`)", errNotFound)
 	}
@@ -89,6 +110,13 @@ func (c *Capsule) perform(ctx context.Context, r actions.Request, stdout, stderr
 		return actions.ApplyPatch(c.ws.Root(), r), nil
 	case actions.Reset:
 		return c.reset(ctx, r.ToSeq)
+	case actions.Ask:
+		rec := notes.Record{Action: actions.Ask, Start: time.Now(), Input: r.Input,
+			Interrupted: r.Status == api.StatusInterrupted, Error: r.Error}
+		if r.Status == api.StatusFailed && rec.Error == "" {
+			rec.Error = "the agent failed"
+		}
+		return rec, nil
 	}
 	return notes.Record{}, fmt.Errorf("%w: unknown action %q", actions.ErrBadRequest, r.Kind)
 }
@@ -147,6 +175,10 @@ func (c *Capsule) record(r actions.Request, rec notes.Record) (api.Action, error
 		return api.Action{}, fmt.Errorf("record workspace: %w", err)
 	}
 	c.dedupeInput(r, &rec, tree)
+	if r.Why != "" {
+		rec.Why = []byte(actions.MaskStrings([]string{r.Why}, r.Secrets)[0])
+	}
+	name, email := splitAuthor(r.Author)
 	seq := c.seq + 1
 	trailers := []gitlog.Trailer{
 		{Key: gitlog.TrailerSeq, Value: strconv.Itoa(seq)},
@@ -158,7 +190,7 @@ func (c *Capsule) record(r actions.Request, rec notes.Record) (api.Action, error
 	trailers = append(trailers, gitlog.Trailer{Key: "Krellin-Status", Value: statusOf(rec)})
 	commit := gitlog.Commit{
 		Tree: tree, Parent: c.tip, Subject: subjectOf(r, rec), Trailers: trailers,
-		Author: gitlog.Signature("krellin", "krellin@localhost", rec.Start),
+		Author: gitlog.Signature(name, email, rec.Start),
 	}
 	h, err := c.repo.Append(c.st.Session, c.tip, commit, notes.Encode(rec))
 	if err != nil {
@@ -167,7 +199,7 @@ func (c *Capsule) record(r actions.Request, rec notes.Record) (api.Action, error
 	c.tip, c.tree, c.seq = h, tree, seq
 
 	e := gitlog.Entry{Seq: seq, Commit: h, Parent: commit.Parent, Tree: tree, Action: r.Kind,
-		Subject: commit.Subject, Exit: rec.Exit, When: rec.Start, Author: "krellin"}
+		Subject: commit.Subject, Exit: rec.Exit, When: rec.Start, Author: name}
 	return toAction(e, rec), nil
 }
 
@@ -206,6 +238,12 @@ func summary(r actions.Request) string {
 		return fmt.Sprintf("reset: to seq %d", r.ToSeq)
 	case actions.Recover:
 		return "recover: changes of an interrupted action"
+	case actions.Ask:
+		first, _, _ := strings.Cut(strings.TrimSpace(r.Why), "\n")
+		if len(first) > 72 {
+			first = first[:72] + "..."
+		}
+		return "ask: " + actions.MaskStrings([]string{first}, r.Secrets)[0]
 	}
 	return r.Kind
 }
@@ -282,5 +320,40 @@ func requestOf(req api.ActionRequest) actions.Request {
 		Kind: req.Kind, Argv: req.Argv, Workdir: req.Workdir, Env: req.Env,
 		Timeout: time.Duration(req.TimeoutMS) * time.Millisecond,
 		Path:    req.Path, Input: req.Input, ToSeq: req.ToSeq,
+		Why: req.Why, Author: authorOf(req.Author), Status: req.Status, Error: req.Error,
 	}
+}
+
+// authorOf renders who asked as "Name <email>", keeping only what a
+// commit's author line can hold.
+func authorOf(a *api.Author) string {
+	if a == nil || strings.TrimSpace(a.Name) == "" {
+		return ""
+	}
+	clean := func(s string, max int) string {
+		s = strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f || r == '<' || r == '>' {
+				return -1
+			}
+			return r
+		}, strings.TrimSpace(s))
+		if len(s) > max {
+			s = strings.ToValidUTF8(s[:max], "")
+		}
+		return s
+	}
+	name, email := clean(a.Name, 100), clean(a.Email, 100)
+	if email == "" {
+		email = "agent@krellin.invalid"
+	}
+	return name + " <" + email + ">"
+}
+
+// splitAuthor reads what authorOf wrote; "" is Krellin itself.
+func splitAuthor(s string) (name, email string) {
+	name, email, ok := strings.Cut(s, " <")
+	if !ok || name == "" {
+		return "krellin", "krellin@localhost"
+	}
+	return name, strings.TrimSuffix(email, ">")
 }

@@ -46,15 +46,19 @@ type Capsule struct {
 // capView is a copy of a capsule's state for readers, published after
 // every change so that status and log never queue behind a long action.
 type capView struct {
-	st  state
-	tip plumbing.Hash
-	seq int
+	st      state
+	tip     plumbing.Hash
+	seq     int
+	secrets []string // to mask what is shown before an action holds mu
 }
 
 // publish makes the current state visible to readers; the caller holds mu.
 func (c *Capsule) publish() {
-	c.view.Store(&capView{st: c.st, tip: c.tip, seq: c.seq})
+	c.view.Store(&capView{st: c.st, tip: c.tip, seq: c.seq, secrets: c.secrets})
 }
+
+// secretsNow returns the secret values as last published.
+func (c *Capsule) secretsNow() []string { return c.current().secrets }
 
 // current returns the last published state.
 func (c *Capsule) current() capView {

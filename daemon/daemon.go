@@ -41,6 +41,8 @@ type Daemon struct {
 
 	mu       sync.Mutex // guards capsules and eng
 	capsules map[string]*Capsule
+
+	events *bus // recent events for followers; safe for concurrent use
 	eng      *capsule.Engine
 }
 
@@ -59,7 +61,7 @@ func New(cfg Config) (*Daemon, error) {
 	return &Daemon{
 		home: cfg.Home, socket: cfg.Socket, helper: helper, policy: cfg.Policy,
 		log:      cfg.Log.With("subsystem", "daemon"),
-		capsules: map[string]*Capsule{},
+		capsules: map[string]*Capsule{}, events: newBus(),
 	}, nil
 }
 

@@ -153,15 +153,25 @@ func (d *Daemon) handleReplay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newStream(w)
+	ev := api.StreamEvent{Type: api.EventReplay, Repo: req.Repo, Session: req.Session}
 	rep, err := d.Replay(r.Context(), req, func(msg string) {
 		s.send(api.Event{Type: "progress", Message: msg})
+		e := ev
+		e.Message = msg
+		d.events.publish(e)
 	})
 	if err != nil {
 		s.send(api.Event{Type: "error", Error: toError(err)})
+		e := ev
+		e.Error = toError(err)
+		d.events.publish(e)
 		return
 	}
 	b, _ := json.Marshal(rep)
 	s.send(api.Event{Type: "report", Report: b})
+	e := ev
+	e.Report = b
+	d.events.publish(e)
 	s.send(api.Event{Type: "done"})
 }
 

@@ -112,11 +112,32 @@ func (d *Daemon) routes() http.Handler {
 	m.HandleFunc("POST /v1/up", func(w http.ResponseWriter, r *http.Request) {
 		var req api.UpRequest
 		if decode(w, r, &req) {
-			reply(w)(d.Up(r.Context(), req))
+			resp, err := d.Up(r.Context(), req)
+			if err == nil {
+				d.stateEvent(req.Repo, resp.Session, "running", "session "+resp.Session+" up")
+			}
+			reply(w)(resp, err)
 		}
 	})
 	m.HandleFunc("POST /v1/actions", d.handleAction)
 	m.HandleFunc("POST /v1/replay", d.handleReplay)
+	m.HandleFunc("GET /v1/events", d.handleEvents)
+	m.HandleFunc("GET /v1/capsules", func(w http.ResponseWriter, r *http.Request) {
+		reply(w)(d.Capsules(r.Context()))
+	})
+	m.HandleFunc("GET /v1/file", func(w http.ResponseWriter, r *http.Request) {
+		reply(w)(d.ReadFile(target(r), r.URL.Query().Get("path")))
+	})
+	m.HandleFunc("GET /v1/files", func(w http.ResponseWriter, r *http.Request) {
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		reply(w)(d.ListFiles(target(r), r.URL.Query().Get("dir"), limit))
+	})
+	m.HandleFunc("POST /v1/search", func(w http.ResponseWriter, r *http.Request) {
+		var req api.SearchRequest
+		if decode(w, r, &req) {
+			reply(w)(d.Search(req))
+		}
+	})
 	m.HandleFunc("GET /v1/log", func(w http.ResponseWriter, r *http.Request) {
 		reply(w)(d.Log(target(r)))
 	})
@@ -144,13 +165,21 @@ func (d *Daemon) routes() http.Handler {
 	m.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
 		var t api.Target
 		if decode(w, r, &t) {
-			reply(w)(d.Down(r.Context(), t))
+			st, err := d.Down(r.Context(), t)
+			if err == nil {
+				d.stateEvent(st.Repo, st.Session, st.State, "capsule stopped")
+			}
+			reply(w)(st, err)
 		}
 	})
 	m.HandleFunc("POST /v1/rm", func(w http.ResponseWriter, r *http.Request) {
 		var t api.Target
 		if decode(w, r, &t) {
-			reply(w)(d.Rm(r.Context(), t))
+			st, err := d.Rm(r.Context(), t)
+			if err == nil {
+				d.stateEvent(st.Repo, st.Session, "removed", "capsule removed")
+			}
+			reply(w)(st, err)
 		}
 	})
 	return m
@@ -240,7 +269,10 @@ func newStream(w http.ResponseWriter) *stream {
 	return &stream{w: w, enc: json.NewEncoder(w)}
 }
 
-func (s *stream) send(e api.Event) {
+func (s *stream) send(e api.Event) { s.encode(e) }
+
+// encode writes one NDJSON line and flushes it.
+func (s *stream) encode(e any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.enc.Encode(e)

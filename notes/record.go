@@ -33,7 +33,8 @@ type Record struct {
 	Duration    time.Duration // how long it took
 	Info        []string      // free lines: session details
 	Warnings    []string      // what the operator should hear: drift, recoveries
-	Input       []byte        // write content or patch text, exactly
+	Why         []byte        // what led to the action: an agent's reasoning, a prompt
+	Input       []byte        // write content, patch text or a conversation, exactly
 	InputBlob   string        // instead of Input: the blob holding it, when the tree has it
 	Stdout      Output
 	Stderr      Output
@@ -92,6 +93,9 @@ func Encode(r Record) []byte {
 	}
 	field("Start", r.Start.UTC().Format(time.RFC3339Nano))
 	field("Duration", r.Duration.String())
+	if r.Why != nil {
+		field("Why", fmt.Sprintf("%d bytes", len(r.Why)))
+	}
 	if r.Input != nil {
 		field("Input", fmt.Sprintf("%d bytes", len(r.Input)))
 	}
@@ -103,6 +107,9 @@ func Encode(r Record) []byte {
 		field("Stderr", describe(r.Stderr))
 	}
 
+	if r.Why != nil {
+		section(&b, "why", r.Why, nil, 0)
+	}
 	if r.Input != nil {
 		section(&b, "input", r.Input, nil, 0)
 	}
@@ -224,10 +231,13 @@ func (r *Record) set(k, v string, kept map[string][3]int) error {
 		r.Start, err = time.Parse(time.RFC3339Nano, v)
 	case "Duration":
 		r.Duration, err = time.ParseDuration(v)
-	case "Input":
+	case "Input", "Why":
 		var n int
 		_, err = fmt.Sscanf(v, "%d bytes", &n)
-		kept["input"] = [3]int{n, 0, 0}
+		if n < 0 {
+			err = errors.New("negative length")
+		}
+		kept[strings.ToLower(k)] = [3]int{n, 0, 0}
 	case "Stdout", "Stderr":
 		err = parseOutput(v, k, r, kept)
 	}
@@ -294,6 +304,8 @@ func (r *Record) readBody(body []byte, kept map[string][3]int) error {
 		switch name {
 		case "input":
 			r.Input = head
+		case "why":
+			r.Why = head
 		case "stdout":
 			r.Stdout.Head, r.Stdout.Tail = head, tail
 		case "stderr":

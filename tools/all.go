@@ -1,0 +1,6 @@
+package tools
+
+// all lists every tool.
+func all() []tool {
+	return nil
+}
