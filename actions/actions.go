@@ -26,6 +26,7 @@ const (
 	Fetch = "fetch"
 	Write = "write"
 	Patch = "patch"
+	Edit  = "edit" // replace one exact occurrence of a text in a file
 	Reset = "reset"
 	// Recover records workspace changes found after the daemon restarted:
 	// the effect of an action that was cut short before its commit.
@@ -94,6 +95,14 @@ func Check(r Request) error {
 				return fmt.Errorf("%w: --env %q is not K=V", ErrBadRequest, kv)
 			}
 		}
+	case Edit:
+		if r.Path == "" {
+			return fmt.Errorf("%w: edit needs a path", ErrBadRequest)
+		}
+		if _, err := ParseEdit(r.Input); err != nil {
+			return err
+		}
+		fallthrough
 	case Write:
 		if r.Path == "" {
 			return fmt.Errorf("%w: write needs a path", ErrBadRequest)

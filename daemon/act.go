@@ -106,6 +106,8 @@ func (c *Capsule) perform(ctx context.Context, r actions.Request, stdout, stderr
 		return actions.Exec(ctx, c, r, stdout, stderr), nil
 	case actions.Write:
 		return actions.WriteFile(c.ws.Root(), r), nil
+	case actions.Edit:
+		return actions.EditFile(c.ws.Root(), r), nil
 	case actions.Patch:
 		return actions.ApplyPatch(c.ws.Root(), r), nil
 	case actions.Reset:
@@ -230,8 +232,8 @@ func summary(r actions.Request) string {
 	switch r.Kind {
 	case actions.Run, actions.Fetch:
 		return r.Kind + ": " + notes.ShellQuote(actions.MaskStrings(r.Argv, r.Secrets))
-	case actions.Write:
-		return "write: " + r.Path
+	case actions.Write, actions.Edit:
+		return r.Kind + ": " + r.Path
 	case actions.Patch:
 		return "patch"
 	case actions.Reset:

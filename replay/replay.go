@@ -78,8 +78,15 @@ func Request(o Original) (actions.Request, error) {
 	case actions.Run, actions.Fetch:
 		req.Argv, req.Env, req.Timeout = r.Argv, r.Env, r.Timeout
 		req.Workdir = r.Workdir
-	case actions.Write:
+	case actions.Write, actions.Edit:
 		req.Path, req.Input = r.Path, r.Input
+	case actions.Ask:
+		// The conversation is recorded again as it was; nothing runs.
+		req.Why, req.Input, req.Error = string(r.Why), r.Input, r.Error
+		req.Status = o.Action.Status
+		if req.Status == api.StatusTimedOut {
+			req.Status = api.StatusFailed
+		}
 	case actions.Patch:
 		req.Input = r.Input
 	case actions.Reset:

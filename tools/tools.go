@@ -68,8 +68,15 @@ func New(d Daemon, target api.Target, author api.Author) *Set {
 	return s
 }
 
-// SetAuthor changes who the recorded actions are credited to.
-func (s *Set) SetAuthor(a api.Author) { s.author = a }
+// WithAuthor returns the same tools crediting their actions to a.
+func (s *Set) WithAuthor(a api.Author) *Set {
+	c := *s
+	c.author = a
+	return &c
+}
+
+// Author is who the recorded actions are credited to.
+func (s *Set) Author() api.Author { return s.author }
 
 // List returns the tools, sorted by name.
 func (s *Set) List() []Tool {
