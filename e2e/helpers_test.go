@@ -36,6 +36,7 @@ type action struct {
 	Base       string   `json:"base"`
 	Image      string   `json:"image"`
 	Info       []string `json:"info"`
+	Author     string   `json:"author"`
 }
 
 // status is the part of `krellin status --json` the tests read.
