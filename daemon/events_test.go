@@ -28,8 +28,8 @@ func TestBus_Resume(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			since, gap := b.resumePoint(tt.since, tt.epoch)
 			events, lost, _ := b.after(since)
-			if gap || lost != tt.wantGap {
-				t.Fatalf("gap %v, want %v", gap, tt.wantGap)
+			if (gap || lost) != tt.wantGap {
+				t.Fatalf("gap %v, want %v", gap || lost, tt.wantGap)
 			}
 			var first uint64
 			if len(events) > 0 {
