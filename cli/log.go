@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/charmbracelet/glamour"
@@ -15,23 +18,31 @@ import (
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/notes"
 	"github.com/krellin/krellin/termsafe"
+	"github.com/krellin/krellin/tui/feed"
 )
 
 func (a *app) logCommand() *cobra.Command {
-	var session string
-	var asJSON bool
+	var o logOptions
 	cmd := &cobra.Command{
-		Use:   "log [--session NAME] [--json]",
+		Use:   "log [--session NAME] [--json] [--follow [--output]]",
 		Short: "Show a session's actions",
 		Long: `Show the actions of a session (default: the capsule's current one). With
 --json, print one JSON array with an object per action; docs/log-json.md
 is the contract. The same history is plain git:
-  git log --notes=krellin/SESSION refs/krellin/SESSION`,
+  git log --notes=krellin/SESSION refs/krellin/SESSION
+
+With --follow, keep printing each action as it is recorded (--output adds
+the output of commands as they run) until Ctrl-C. A follower survives a
+daemon restart: it says so, reconnects and prints what it missed. With
+--follow --json, print the event stream as NDJSON instead, one event per
+line (docs/log-json.md).`,
 		Example: `  krellin log
-  krellin log --json | jq '.[] | select(.exit_code != 0)'`,
+  krellin log --json | jq '.[] | select(.exit_code != 0)'
+  krellin log -f --output
+  krellin log -f --json | jq -c 'select(.type == "finished") | .action'`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, c, err := a.connect(cmd.Context(), session)
+			t, c, err := a.connect(cmd.Context(), o.session)
 			if err != nil {
 				return err
 			}
@@ -39,7 +50,10 @@ is the contract. The same history is plain git:
 			if err != nil {
 				return err
 			}
-			if asJSON {
+			if o.follow {
+				return a.followLog(cmd.Context(), c, t, acts, o)
+			}
+			if o.asJSON {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
 				enc.SetEscapeHTML(false)
@@ -48,8 +62,11 @@ is the contract. The same history is plain git:
 			return a.renderLog(acts)
 		},
 	}
-	cmd.Flags().StringVar(&session, "session", "", "session to show (default: the current one)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (see docs/log-json.md)")
+	f := cmd.Flags()
+	f.StringVar(&o.session, "session", "", "session to show (default: the current one)")
+	f.BoolVar(&o.asJSON, "json", false, "print JSON (see docs/log-json.md)")
+	f.BoolVarP(&o.follow, "follow", "f", false, "keep printing actions as they are recorded, until Ctrl-C")
+	f.BoolVar(&o.output, "output", false, "with --follow: print commands' output as they run")
 	return cmd
 }
 
@@ -71,6 +88,195 @@ func (a *app) renderLog(acts []api.Action) error {
 	}
 	fmt.Fprint(a.stdout, out)
 	return nil
+}
+
+// logOptions are the flags of krellin log.
+type logOptions struct {
+	session string
+	asJSON  bool
+	follow  bool
+	output  bool // with follow: print output as it comes
+}
+
+// follower prints a session's actions as they are recorded. It knows the
+// newest seq it printed, so a reload after a gap prints only what is new
+// and an action is never printed twice.
+type follower struct {
+	a    *app
+	c    *api.Client
+	t    api.Target
+	o    logOptions
+	enc  *json.Encoder
+	name string // the session followed
+	last int    // the newest seq printed, -1 for none
+}
+
+// followLog prints the log, then every action recorded after it, until
+// Ctrl-C, which ends it with status 0.
+func (a *app) followLog(ctx context.Context, c *api.Client, t api.Target, acts []api.Action, o logOptions) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := &follower{a: a, c: c, t: t, o: o, last: -1, name: t.Session}
+	if o.asJSON {
+		f.enc = json.NewEncoder(a.stdout)
+		f.enc.SetEscapeHTML(false)
+	} else {
+		// In JSON the log comes as events after the stream's first gap.
+		if err := a.renderLog(acts); err != nil {
+			return err
+		}
+		f.setSession(acts)
+		f.last = len(acts) - 1
+	}
+	feed.Follow(ctx, c, api.Target{Repo: t.Repo}, f.update)
+	return nil
+}
+
+// update handles one report of the feed.
+func (f *follower) update(u feed.Update) {
+	switch {
+	case u.Lost != nil:
+		fmt.Fprintf(f.a.stderr, "krellin: lost the daemon (%s); reconnecting\n", termsafe.Line(u.Lost.Error()))
+	case u.Back != nil:
+		fmt.Fprintf(f.a.stderr, "krellin: reconnected to the daemon (pid %d)\n", u.Back.PID)
+	case u.Event != nil:
+		f.event(*u.Event)
+	}
+}
+
+func (f *follower) event(e api.StreamEvent) {
+	if e.Type == api.EventGap {
+		f.emit(e)
+		f.reload(e)
+		return
+	}
+	if f.o.session != "" && e.Session != "" && e.Session != f.o.session {
+		return
+	}
+	if e.Type == api.EventFinished && e.Action != nil {
+		f.finished(e)
+		return
+	}
+	f.emit(e)
+	if f.enc == nil {
+		f.print(e)
+	}
+}
+
+// finished prints a recorded action once, reloading the log when some
+// were missed or the capsule moved to another session.
+func (f *follower) finished(e api.StreamEvent) {
+	a := *e.Action
+	switch {
+	case e.Session != f.name || a.Seq > f.last+1:
+		f.reload(e)
+	case a.Seq == f.last+1:
+		f.emit(e)
+		f.line(a)
+		f.last = a.Seq
+	}
+}
+
+// reload reads the log again and prints the actions not printed yet; at
+// is the event that called for it.
+func (f *follower) reload(at api.StreamEvent) {
+	acts, err := f.c.Log(context.Background(), f.t)
+	if err != nil {
+		fmt.Fprintf(f.a.stderr, "krellin: reload the log: %s\n", termsafe.Line(err.Error()))
+		return
+	}
+	if old := f.name; f.setSession(acts) && old != "" {
+		f.last = -1
+		if f.enc == nil {
+			fmt.Fprintf(f.a.stdout, "── session %s\n", termsafe.Line(f.name))
+		}
+	}
+	for _, a := range acts {
+		if a.Seq <= f.last {
+			continue
+		}
+		f.emit(api.StreamEvent{ID: at.ID, Epoch: at.Epoch, Time: at.Time, Type: api.EventFinished,
+			Repo: f.t.Repo, Session: f.name, Summary: a.Subject, Author: a.Author, Action: &a,
+			Message: fromLog})
+		f.line(a)
+		f.last = a.Seq
+	}
+}
+
+// fromLog marks finished events read from the log after a gap.
+const fromLog = "from the log"
+
+// setSession learns the session's name from its start; it reports
+// whether the name changed.
+func (f *follower) setSession(acts []api.Action) bool {
+	if len(acts) == 0 {
+		return false
+	}
+	name := strings.TrimPrefix(sessionOf(acts[0]), "Session ")
+	changed := name != f.name
+	f.name = name
+	return changed
+}
+
+// emit writes an event as one NDJSON line, in JSON mode.
+func (f *follower) emit(e api.StreamEvent) {
+	if f.enc != nil {
+		f.enc.Encode(e)
+	}
+}
+
+// line prints one recorded action, in the columns of the log's table.
+func (f *follower) line(x api.Action) {
+	if f.enc != nil {
+		return
+	}
+	fmt.Fprintf(f.a.stdout, "%4d  %-7s  %-40s  %-12s  %7s  %s\n", x.Seq, x.Action, clip(what(x), 40),
+		clip(statusText(x), 30), ms(x.DurationMS), x.Commit[:min(10, len(x.Commit))])
+}
+
+// clip makes text one safe line of at most n runes.
+func clip(s string, n int) string {
+	r := []rune(termsafe.Line(s))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return string(r)
+}
+
+// print tells a person about an event that is not a recorded action.
+func (f *follower) print(e api.StreamEvent) {
+	w := f.a.stderr
+	switch e.Type {
+	case api.EventStarted:
+		if f.o.output {
+			fmt.Fprintf(f.a.stdout, "   …  %s\n", termsafe.Line(e.Summary))
+		}
+	case api.EventOutput:
+		if f.o.output {
+			f.outputData(e)
+		}
+	case api.EventRefused:
+		if e.Error != nil {
+			fmt.Fprintf(w, "krellin: refused %s: %s\n", termsafe.Line(e.Summary), termsafe.Line(e.Error.Message))
+		}
+	case api.EventState, api.EventReplay:
+		if e.Message != "" {
+			fmt.Fprintf(w, "krellin: %s\n", termsafe.Line(e.Message))
+		}
+	}
+}
+
+// outputData copies a command's output, sanitised at a terminal.
+func (f *follower) outputData(e api.StreamEvent) {
+	w := f.a.stdout
+	if e.Stream == "stderr" {
+		w = f.a.stderr
+	}
+	if f.a.isTerminal() {
+		fmt.Fprint(w, termsafe.Text(string(e.Data)))
+		return
+	}
+	w.Write(e.Data)
 }
 
 func sessionOf(s api.Action) string {
