@@ -31,6 +31,11 @@ const (
 	// Recover records workspace changes found after the daemon restarted:
 	// the effect of an action that was cut short before its commit.
 	Recover = "recover"
+	// Shell is an interactive terminal session (a shell, or an agent's
+	// own CLI); its note keeps the terminal transcript as asciicast v2.
+	Shell = "shell"
+	// Snapshot records the workspace as it settled during a shell.
+	Snapshot = "snapshot"
 	// Ask records an agent's conversation (Input) and how it ended; it
 	// runs nothing.
 	Ask = "ask"
@@ -112,6 +117,10 @@ func Check(r Request) error {
 		if len(r.Input) > MaxInput {
 			return fmt.Errorf("%w: input of %d bytes is over the %d byte limit", ErrBadRequest, len(r.Input), MaxInput)
 		}
+	case Shell:
+		if len(r.Argv) == 0 {
+			return fmt.Errorf("%w: a terminal session needs a command", ErrBadRequest)
+		}
 	case Ask:
 		if len(r.Input) > MaxInput {
 			return fmt.Errorf("%w: conversation of %d bytes is over the %d byte limit", ErrBadRequest, len(r.Input), MaxInput)
@@ -170,8 +179,8 @@ func Exec(ctx context.Context, box Box, r Request, stdout, stderr io.Writer) (re
 	rec.Workdir, _ = Workdir(r.Workdir)
 	rec.Env = MaskStrings(r.Env, r.Secrets)
 	outCap, errCap := notes.NewCapture(), notes.NewCapture()
-	outW, flushOut := newMasker(io.MultiWriter(outCap, orDiscard(stdout)), r.Secrets)
-	errW, flushErr := newMasker(io.MultiWriter(errCap, orDiscard(stderr)), r.Secrets)
+	outW, flushOut := NewMasker(io.MultiWriter(outCap, orDiscard(stdout)), r.Secrets)
+	errW, flushErr := NewMasker(io.MultiWriter(errCap, orDiscard(stderr)), r.Secrets)
 	defer func() {
 		flushOut()
 		flushErr()

@@ -19,8 +19,9 @@ type masker struct {
 	pending []byte
 }
 
-// newMasker wraps w; with no secrets it returns w itself.
-func newMasker(w io.Writer, secrets []string) (io.Writer, func()) {
+// NewMasker wraps w so that secret values never reach it, also when split
+// across writes; call flush at the end. With no secrets it returns w.
+func NewMasker(w io.Writer, secrets []string) (io.Writer, func()) {
 	m := &masker{w: w}
 	for _, s := range secrets {
 		if s != "" {

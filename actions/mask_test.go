@@ -11,7 +11,7 @@ func TestMasker_HidesSecretsAcrossWrites(t *testing.T) {
 	in := "a hunter2-token b s3cr3t c hunter2-tok"
 	for chunk := 1; chunk <= len(in); chunk++ {
 		var out bytes.Buffer
-		w, flush := newMasker(&out, secrets)
+		w, flush := NewMasker(&out, secrets)
 		for i := 0; i < len(in); i += chunk {
 			w.Write([]byte(in[i:min(i+chunk, len(in))]))
 		}

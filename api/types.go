@@ -130,6 +130,7 @@ type Detail struct {
 	Stdout []byte `json:"stdout"`
 	Stderr []byte `json:"stderr"`
 	Input  []byte `json:"input,omitempty"`
+	Why    string `json:"why,omitempty"` // what led to the action
 	Diff   string `json:"diff"`
 }
 

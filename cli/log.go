@@ -359,6 +359,7 @@ func (a *app) isTerminal() bool {
 
 func (a *app) showCommand() *cobra.Command {
 	var session string
+	var cast bool
 	cmd := &cobra.Command{
 		Use: "show [--raw] SEQ",
 		Long: `Show one action in full: command, exit status, duration, output and the
@@ -367,7 +368,8 @@ diff it made. Control characters in output are shown as caret notation
 --raw prints the output bytes exactly.`,
 		Short: "Show one action in full: command, status, duration, output and diff",
 		Example: `  krellin show 3
-  krellin show --session session-1 0`,
+  krellin show --session session-1 0
+  krellin show --cast 7 > session.cast && asciinema play session.cast`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			seq, err := strconv.Atoi(args[0])
@@ -382,11 +384,15 @@ diff it made. Control characters in output are shown as caret notation
 			if err != nil {
 				return err
 			}
+			if cast {
+				return a.writeCast(d)
+			}
 			a.printDetail(d)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&session, "session", "", "session (default: the current one)")
+	cmd.Flags().BoolVar(&cast, "cast", false, "print a terminal session's asciicast v2 recording, for asciinema play")
 	cmd.Flags().BoolVar(&a.raw, "raw", false, "print output bytes exactly, escape sequences included")
 	return cmd
 }
@@ -425,6 +431,7 @@ func (a *app) printDetail(d api.Detail) {
 	}
 	tw.Flush()
 
+	a.printReasons(d)
 	a.section("stdout", x.Stdout, d.Stdout)
 	a.section("stderr", x.Stderr, d.Stderr)
 	if d.Diff != "" {

@@ -23,6 +23,15 @@ import (
 // run and fetch streams to stdout and stderr as it comes. The returned
 // action is in the log, commit and note together, before Act returns.
 func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr io.Writer) (api.Action, error) {
+	return d.do(ctx, req, (*Capsule).perform, stdout, stderr)
+}
+
+// performer does an action's work; an error means nothing was done.
+type performer func(c *Capsule, ctx context.Context, r actions.Request, stdout, stderr io.Writer) (notes.Record, error)
+
+// do runs one action with p when the capsule is free, and records it,
+// announcing each step on the event stream.
+func (d *Daemon) do(ctx context.Context, req api.ActionRequest, p performer, stdout, stderr io.Writer) (api.Action, error) {
 	r := requestOf(req)
 	if err := actions.Check(r); err != nil {
 		return api.Action{}, err
@@ -43,7 +52,7 @@ func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr 
 	defer c.publish()
 	ev.Session = c.st.Session
 	d.events.publish(ev.with(api.EventStarted))
-	a, err := c.actLocked(ctx, eng, req, r, ev.output(d.events, "stdout", stdout), ev.output(d.events, "stderr", stderr))
+	a, err := c.actLocked(ctx, eng, req, r, p, ev.output(d.events, "stdout", stdout), ev.output(d.events, "stderr", stderr))
 	if err != nil {
 		e := ev.with(api.EventRefused)
 		e.Error = toError(err)
@@ -58,7 +67,7 @@ func (d *Daemon) Act(ctx context.Context, req api.ActionRequest, stdout, stderr 
 
 // actLocked checks the request against the capsule's session and runs it;
 // the caller holds c.mu.
-func (c *Capsule) actLocked(ctx context.Context, eng *capsule.Engine, req api.ActionRequest, r actions.Request, stdout, stderr io.Writer) (api.Action, error) {
+func (c *Capsule) actLocked(ctx context.Context, eng *capsule.Engine, req api.ActionRequest, r actions.Request, p performer, stdout, stderr io.Writer) (api.Action, error) {
 	if c.st.Session == "" {
 		return api.Action{}, fmt.Errorf("%w: no session on this capsule (start one with `krellin up`)", errNotFound)
 	}
@@ -66,11 +75,11 @@ func (c *Capsule) actLocked(ctx context.Context, eng *capsule.Engine, req api.Ac
 		return api.Action{}, fmt.Errorf("%w: the capsule runs session %s, not %s (switch with `krellin up --session %s`)",
 			actions.ErrBadRequest, c.st.Session, req.Session, req.Session)
 	}
-	return c.act(ctx, eng, r, stdout, stderr)
+	return c.act(ctx, eng, r, p, stdout, stderr)
 }
 
 // act runs and records one action; the caller holds c.mu.
-func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Request, stdout, stderr io.Writer) (api.Action, error) {
+func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Request, p performer, stdout, stderr io.Writer) (api.Action, error) {
 	r.Secrets, r.Offline = c.secrets, c.st.Policy.Network == policy.NetworkNever
 	c.busy.Store(summary(r))
 	defer c.busy.Store("")
@@ -88,7 +97,7 @@ func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Reques
 			return api.Action{}, err
 		}
 	}
-	rec, err := c.perform(ctx, r, stdout, stderr)
+	rec, err := p(c, ctx, r, stdout, stderr)
 	if err != nil {
 		return api.Action{}, err
 	}
@@ -230,8 +239,10 @@ func subjectOf(r actions.Request, rec notes.Record) string {
 
 func summary(r actions.Request) string {
 	switch r.Kind {
-	case actions.Run, actions.Fetch:
+	case actions.Run, actions.Fetch, actions.Shell:
 		return r.Kind + ": " + notes.ShellQuote(actions.MaskStrings(r.Argv, r.Secrets))
+	case actions.Snapshot:
+		return "snapshot: during " + notes.ShellQuote(actions.MaskStrings(r.Argv, r.Secrets))
 	case actions.Write, actions.Edit:
 		return r.Kind + ": " + r.Path
 	case actions.Patch:

@@ -99,7 +99,7 @@ func (d *Daemon) Show(t api.Target, seq int) (api.Detail, error) {
 		}
 	}
 	return api.Detail{
-		Action: toAction(e, rec), Note: string(e.Note), Diff: diff, Input: rec.Input,
+		Action: toAction(e, rec), Note: string(e.Note), Diff: diff, Input: rec.Input, Why: string(rec.Why),
 		Stdout: append(rec.Stdout.Head, rec.Stdout.Tail...),
 		Stderr: append(rec.Stderr.Head, rec.Stderr.Tail...),
 	}, nil

@@ -83,7 +83,7 @@ func (d *Daemon) Replay(ctx context.Context, req api.ReplayRequest, progress fun
 		originals = append(originals, replay.Original{Action: toAction(e, rec), Record: rec})
 	}
 	do := func(ctx context.Context, r actions.Request) (api.Action, notes.Record, error) {
-		a, err := rc.act(ctx, eng, r, io.Discard, io.Discard)
+		a, err := rc.act(ctx, eng, r, (*Capsule).perform, io.Discard, io.Discard)
 		if err != nil {
 			return a, notes.Record{}, err
 		}

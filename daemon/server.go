@@ -122,6 +122,7 @@ func (d *Daemon) routes() http.Handler {
 	m.HandleFunc("POST /v1/actions", d.handleAction)
 	m.HandleFunc("POST /v1/replay", d.handleReplay)
 	m.HandleFunc("GET /v1/events", d.handleEvents)
+	m.HandleFunc("POST /v1/shell", d.handleShell)
 	m.HandleFunc("GET /v1/capsules", func(w http.ResponseWriter, r *http.Request) {
 		reply(w)(d.Capsules(r.Context()))
 	})
