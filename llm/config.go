@@ -1,0 +1,72 @@
+package llm
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Wire formats a provider can speak.
+const (
+	OpenAI    = "openai"    // chat completions: OpenAI, Ollama, llama.cpp, vLLM
+	Anthropic = "anthropic" // the Messages API
+)
+
+// Config says how to reach one provider. It comes from the user's config
+// (providers.<name>) and the command line, never from a repository.
+type Config struct {
+	Name       string // the providers.<name> entry, or the wire format's name
+	Type       string // OpenAI or Anthropic; defaults to Name
+	BaseURL    string // defaults to the vendor's own API
+	Model      string
+	APIKeyEnv  string // the variable holding the key; defaults by Type
+	APIKey     string // read from APIKeyEnv by Resolve; never logged
+	MaxRetries int    // on 429, 5xx and lost connections; negative means none
+}
+
+// ErrConfig marks a configuration that cannot work as given.
+var ErrConfig = errors.New("provider configuration")
+
+var defaults = map[string]struct{ baseURL, keyEnv string }{
+	OpenAI:    {"https://api.openai.com/v1", "OPENAI_API_KEY"},
+	Anthropic: {"https://api.anthropic.com", "ANTHROPIC_API_KEY"},
+}
+
+// Resolve fills in defaults, checks the configuration and reads the API
+// key with getenv from APIKeyEnv, which must then be set. The vendor's
+// own API defaults to its usual variable; any other server (Ollama,
+// llama.cpp, vLLM) gets a key only when its variable is named, so that
+// an OPENAI_API_KEY in the environment never goes to some other host.
+func (c Config) Resolve(getenv func(string) string) (Config, error) {
+	if c.Type == "" {
+		c.Type = c.Name
+	}
+	d, ok := defaults[c.Type]
+	if !ok {
+		return c, fmt.Errorf("%w: provider %q: unknown type %q; use %s or %s (set providers.%s.type)",
+			ErrConfig, c.Name, c.Type, OpenAI, Anthropic, c.Name)
+	}
+	if c.Model == "" {
+		return c, fmt.Errorf("%w: provider %s has no model; pass --model or set providers.%s.model", ErrConfig, c.Name, c.Name)
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = d.baseURL
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, fmt.Errorf("%w: provider %s: base URL %q is not an http or https URL", ErrConfig, c.Name, c.BaseURL)
+	}
+	if c.APIKeyEnv == "" && c.BaseURL == d.baseURL {
+		c.APIKeyEnv = d.keyEnv
+	}
+	if c.APIKeyEnv == "" {
+		return c, nil
+	}
+	c.APIKey = strings.TrimSpace(getenv(c.APIKeyEnv))
+	if c.APIKey == "" {
+		return c, fmt.Errorf("%w: provider %s needs an API key in $%s, which is not set; export it, or name another variable with --api-key-env or providers.%s.api_key_env",
+			ErrConfig, c.Name, c.APIKeyEnv, c.Name)
+	}
+	return c, nil
+}
