@@ -36,6 +36,9 @@ const (
 	Shell = "shell"
 	// Snapshot records the workspace as it settled during a shell.
 	Snapshot = "snapshot"
+	// Restore puts the workspace at a recorded tree: how a replay redoes
+	// what an interactive session did, which cannot be rerun.
+	Restore = "restore"
 	// Ask records an agent's conversation (Input) and how it ended; it
 	// runs nothing.
 	Ask = "ask"
@@ -64,6 +67,7 @@ type Request struct {
 	Author  string        // who asked: name, and email in <>, or ""
 	Status  string        // ask: ok, interrupted or failed
 	Error   string        // ask: why it failed or stopped
+	Tree    string        // restore: the tree to put in place (set by replay only)
 
 	// Set by the daemon, never by a client.
 	Secrets []string // values masked in output and records
@@ -116,6 +120,10 @@ func Check(r Request) error {
 	case Patch:
 		if len(r.Input) > MaxInput {
 			return fmt.Errorf("%w: input of %d bytes is over the %d byte limit", ErrBadRequest, len(r.Input), MaxInput)
+		}
+	case Restore:
+		if len(r.Tree) != 40 {
+			return fmt.Errorf("%w: restore needs a tree hash", ErrBadRequest)
 		}
 	case Shell:
 		if len(r.Argv) == 0 {

@@ -121,6 +121,8 @@ func (c *Capsule) perform(ctx context.Context, r actions.Request, stdout, stderr
 		return actions.ApplyPatch(c.ws.Root(), r), nil
 	case actions.Reset:
 		return c.reset(ctx, r.ToSeq)
+	case actions.Restore:
+		return c.restore(ctx, plumbing.NewHash(r.Tree))
 	case actions.Ask:
 		rec := notes.Record{Action: actions.Ask, Start: time.Now(), Input: r.Input,
 			Interrupted: r.Status == api.StatusInterrupted, Error: r.Error}
@@ -156,6 +158,30 @@ func (c *Capsule) reset(ctx context.Context, seq int) (notes.Record, error) {
 	}
 	rec.Warnings = append(rec.Warnings, warn...)
 	rec.Info = append(rec.Info, fmt.Sprintf("workspace at seq %d (tree %s); container recreated from %s", seq, target.Tree, c.st.Pin.Digest))
+	rec.Duration = time.Since(rec.Start)
+	return rec, nil
+}
+
+// restore puts the workspace at a recorded tree and recreates the
+// container, as reset does: replay's stand-in for an interactive session.
+func (c *Capsule) restore(ctx context.Context, tree plumbing.Hash) (notes.Record, error) {
+	rec := notes.Record{Action: actions.Restore, Start: time.Now()}
+	if _, err := c.repo.Tree(tree); err != nil {
+		return rec, fmt.Errorf("%w: restore: no tree %s in the repository", actions.ErrBadRequest, tree)
+	}
+	eng, err := c.d.engine(ctx)
+	if err != nil {
+		return rec, err
+	}
+	warn, err := c.recreateWith(ctx, eng, func() error {
+		return c.placeWorkspace(tree, c.st.Base)
+	})
+	c.scanBase = tree
+	if err != nil {
+		return rec, err
+	}
+	rec.Warnings = append(rec.Warnings, warn...)
+	rec.Info = append(rec.Info, fmt.Sprintf("workspace restored to tree %s; an interactive session is not rerun", tree))
 	rec.Duration = time.Since(rec.Start)
 	return rec, nil
 }
@@ -241,6 +267,8 @@ func summary(r actions.Request) string {
 	switch r.Kind {
 	case actions.Run, actions.Fetch, actions.Shell:
 		return r.Kind + ": " + notes.ShellQuote(actions.MaskStrings(r.Argv, r.Secrets))
+	case actions.Restore:
+		return "restore: tree " + r.Tree[:min(12, len(r.Tree))]
 	case actions.Snapshot:
 		return "snapshot: during " + notes.ShellQuote(actions.MaskStrings(r.Argv, r.Secrets))
 	case actions.Write, actions.Edit:

@@ -80,6 +80,9 @@ func Request(o Original) (actions.Request, error) {
 		req.Workdir = r.Workdir
 	case actions.Write, actions.Edit:
 		req.Path, req.Input = r.Path, r.Input
+	case actions.Shell, actions.Snapshot:
+		// A terminal session cannot be rerun: its effect is put in place.
+		req.Kind, req.Tree = actions.Restore, o.Action.Tree
 	case actions.Ask:
 		// The conversation is recorded again as it was; nothing runs.
 		req.Why, req.Input, req.Error = string(r.Why), r.Input, r.Error
@@ -127,6 +130,11 @@ func Run(ctx context.Context, session, into string, originals []Original, do Doe
 			return rep, fmt.Errorf("replay action %d: %w", o.Action.Seq, err)
 		}
 		st := compare(o, got, rec)
+		if req.Kind == actions.Restore {
+			st.What = "effect restored, not rerun (interactive)"
+			st.ExitMatch = got.Status == api.StatusOK
+			st.OutputMatch = true
+		}
 		rep.Steps = append(rep.Steps, st)
 		rep.note(st)
 		if progress != nil {
