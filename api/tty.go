@@ -26,6 +26,9 @@ type ShellRequest struct {
 	// Secrets are K=V entries set like Env whose values are masked in
 	// the record: credentials passed from the operator's environment.
 	Secrets []string `json:"secrets,omitempty"`
+	// Network gives the session egress for its duration only, as fetch
+	// has; a policy of network: never refuses it.
+	Network bool `json:"network,omitempty"`
 	Author *Author  `json:"author,omitempty"`
 }
 

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
+	"strings"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/gitlog"
 	"github.com/krellin/krellin/mcp"
 	"github.com/krellin/krellin/tools"
 )
@@ -45,6 +48,7 @@ written to stdout; diagnostics go to stderr.`,
 // serveMCP attaches to the capsule and serves until the client leaves.
 // Protocol on os.Stdin and os.Stdout; everything else to stderr.
 func (a *app) serveMCP(ctx context.Context, session, author string) error {
+	a.projectDir()
 	t, c, err := a.connect(ctx, session)
 	if err != nil {
 		return err
@@ -57,6 +61,25 @@ func (a *app) serveMCP(ctx context.Context, session, author string) error {
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	set := tools.New(c, t, api.Author{Name: "mcp client"})
 	return mcp.Serve(ctx, set, mcp.Options{Version: version(), Author: author, Log: log}, &sdk.StdioTransport{})
+}
+
+// projectDir finds the repository when -C is not given and the client
+// started the server outside it (Cursor starts servers in /): the
+// project directory some clients name in the environment.
+func (a *app) projectDir() {
+	if a.dir != "" {
+		return
+	}
+	if _, err := gitlog.FindTop("."); err == nil {
+		return
+	}
+	for _, k := range []string{"CLAUDE_PROJECT_DIR", "WORKSPACE_FOLDER_PATHS"} {
+		dir, _, _ := strings.Cut(os.Getenv(k), ",")
+		if dir = strings.TrimSpace(dir); dir != "" {
+			a.dir = dir
+			return
+		}
+	}
 }
 
 // attach makes sure the capsule runs a session, as `krellin up` would:

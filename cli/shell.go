@@ -52,7 +52,7 @@ files settle, so the log shows how the agent's work progressed.
 An agent needs network for its API and its credentials: see "Agents in
 the capsule" in the README for how to give exactly that and no more.`,
 		Example: `  krellin agent -- claude
-  krellin agent --env ANTHROPIC_API_KEY -- claude --model sonnet`,
+  krellin agent --network --env ANTHROPIC_API_KEY -- claude`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &ExitError{Code: 2, Err: fmt.Errorf("agent needs a command: krellin agent -- CMD [ARG...]\nTry: %s --help", c.CommandPath())}
@@ -70,12 +70,14 @@ the capsule" in the README for how to give exactly that and no more.`,
 type shellOptions struct {
 	session string
 	env     []string
+	network bool
 }
 
 func (o *shellOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.session, "session", "", "session to record in (default: the capsule's current one)")
-	f.StringArrayVar(&o.env, "env", nil, "set K=V in the session, or pass K from your environment (repeatable)")
+	f.StringArrayVar(&o.env, "env", nil, "set K=V in the session, or pass K from your environment as a masked secret (repeatable)")
+	f.BoolVar(&o.network, "network", false, "network egress for this session only (an agent's API); recorded in its note")
 }
 
 // terminal runs argv (the capsule's shell when empty) on this terminal
@@ -95,7 +97,7 @@ func (a *app) terminal(ctx context.Context, o shellOptions, argv []string) error
 	}
 	cols, rows, _ := term.GetSize(int(out.Fd()))
 	conn, err := c.Shell(ctx, api.ShellRequest{Target: t, Argv: argv, Env: env, Secrets: secrets,
-		Cols: uint(cols), Rows: uint(rows), Term: os.Getenv("TERM"), Author: operator()})
+		Cols: uint(cols), Rows: uint(rows), Term: os.Getenv("TERM"), Author: operator(), Network: o.network})
 	if err != nil {
 		return err
 	}

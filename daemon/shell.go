@@ -108,6 +108,11 @@ func (t *terminal) perform(c *Capsule, ctx context.Context, r actions.Request, _
 	if err != nil {
 		return notes.Record{}, err
 	}
+	network, err := t.network(c, ctx, r)
+	if err != nil {
+		return notes.Record{}, err
+	}
+	defer network()
 	env := append(append([]string{"TERM=" + term}, r.Env...), t.req.Secrets...)
 	r.Secrets = append(r.Secrets, secretValues(t.req.Secrets)...)
 	tty, err := eng.Interactive(ctx, c.st.Container, capsule.Exec{Argv: r.Argv, Workdir: capsule.WorkspacePath, Env: env}, cols, rows)
@@ -122,6 +127,9 @@ func (t *terminal) perform(c *Capsule, ctx context.Context, r actions.Request, _
 	rec := notes.Record{Action: actions.Shell, Argv: actions.MaskStrings(r.Argv, r.Secrets),
 		Env:     actions.MaskStrings(append(r.Env, t.req.Secrets...), r.Secrets),
 		Workdir: capsule.WorkspacePath, Start: time.Now()}
+	if t.req.Network {
+		rec.Info = append(rec.Info, "network egress for this session (--network)")
+	}
 	cast := asciicast.New(asciicast.Header{Width: cols, Height: rows, Title: summary(r),
 		Env: map[string]string{"TERM": term, "SHELL": defaultShell}}, rec.Start, maxCast)
 	ended := t.pump(c, tty, cast, r)
@@ -141,6 +149,25 @@ func (t *terminal) perform(c *Capsule, ctx context.Context, r actions.Request, _
 	rec.Input = cast.Bytes()
 	rec.Duration = time.Since(rec.Start)
 	return rec, nil
+}
+
+// network turns egress on for the session when asked, and returns what
+// turns it off again.
+func (t *terminal) network(c *Capsule, ctx context.Context, r actions.Request) (func(), error) {
+	if !t.req.Network {
+		return func() {}, nil
+	}
+	if r.Offline {
+		return nil, fmt.Errorf("%w: the capsule's policy allows no network (network: never)", actions.ErrRefused)
+	}
+	if err := c.SetNetwork(ctx, true); err != nil {
+		return nil, fmt.Errorf("turn network on: %w", err)
+	}
+	return func() {
+		if err := c.SetNetwork(context.WithoutCancel(ctx), false); err != nil {
+			c.d.log.Warn("turn network off after session", "capsule", c.st.Name, "err", err)
+		}
+	}, nil
 }
 
 // pumped says how the session's streams ended.
