@@ -407,6 +407,7 @@ func (a *app) printDetail(d api.Detail) {
 	row("action", x.Action)
 	row("commit", x.Commit)
 	row("subject", x.Subject)
+	row("author", x.Author)
 	if x.Argv != nil {
 		row("command", notes.ShellQuote(x.Argv))
 		row("workdir", x.Workdir)
