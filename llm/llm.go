@@ -81,6 +81,12 @@ type Reply struct {
 	StopReason string // as the provider said it: stop, tool_calls, end_turn, ...
 }
 
+// Cut reports whether the reply stopped at its token limit, which leaves
+// the last tool call's arguments incomplete.
+func (r Reply) Cut() bool {
+	return r.StopReason == "length" || r.StopReason == "max_tokens"
+}
+
 // Provider streams assistant turns from a model.
 type Provider interface {
 	// Name is the provider as configured ("openai", "anthropic", or the

@@ -174,7 +174,10 @@ func (s *Server) anthropic(w http.ResponseWriter, r *http.Request) {
 		index++
 	}
 	stop := "end_turn"
-	if len(t.Calls) > 0 {
+	switch {
+	case t.Cut:
+		stop = "max_tokens"
+	case len(t.Calls) > 0:
 		stop = "tool_use"
 	}
 	e.send("message_delta", map[string]any{"type": "message_delta",

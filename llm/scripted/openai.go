@@ -128,7 +128,10 @@ func (s *Server) openai(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	finish := "stop"
-	if len(t.Calls) > 0 {
+	switch {
+	case t.Cut:
+		finish = "length"
+	case len(t.Calls) > 0:
 		finish = "tool_calls"
 	}
 	e.send("", chunk(map[string]any{}, finish))

@@ -44,6 +44,9 @@ type Turn struct {
 	RetryAfter time.Duration
 	// StreamError ends the stream with an error event after the text.
 	StreamError string
+	// Cut ends the turn as a reply cut off at its token limit
+	// (finish_reason length, stop_reason max_tokens).
+	Cut bool
 	// Hold keeps the stream open after the text until the client goes
 	// away or the server closes, never finishing the turn.
 	Hold bool
