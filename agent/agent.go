@@ -37,9 +37,9 @@ const (
 // Options are one conversation's prompt, limits and output.
 type Options struct {
 	Prompt         string
-	MaxSteps       int   // model turns; 0 means DefaultMaxSteps
-	MaxTokens      int64 // input and output tokens over all turns; 0 means DefaultMaxTokens
-	MaxReplyTokens int64 // output tokens of one turn; 0 means DefaultMaxReplyTokens
+	MaxSteps       int       // model turns; 0 means DefaultMaxSteps
+	MaxTokens      int64     // input and output tokens over all turns; 0 means DefaultMaxTokens
+	MaxReplyTokens int64     // output tokens of one turn; 0 means DefaultMaxReplyTokens
 	Out            io.Writer // the model's text as it streams, made safe for a terminal; nil discards it
 	Log            io.Writer // a line per tool call and result; nil discards them
 }
