@@ -91,7 +91,7 @@ record in git notes. Review it with git, reset to any point, replay it.`,
 		a.upCommand(), a.runCommand(), a.fetchCommand(), a.writeCommand(), a.patchCommand(),
 		a.logCommand(), a.showCommand(), a.diffCommand(), a.resetCommand(), a.replayCommand(),
 		a.sessionsCommand(), a.statusCommand(), a.downCommand(), a.rmCommand(), a.daemonCommand(),
-		a.doctorCommand(), a.tuiCommand(), a.mcpCommand(),
+		a.doctorCommand(), a.tuiCommand(), a.mcpCommand(), a.askCommand(),
 		a.shellCommand(), a.agentCommand(),
 	)
 	return root

@@ -26,7 +26,7 @@ type Config struct {
 }
 
 // ErrConfig marks a configuration that cannot work as given.
-var ErrConfig = errors.New("provider configuration")
+var ErrConfig = errors.New("provider")
 
 var defaults = map[string]struct{ baseURL, keyEnv string }{
 	OpenAI:    {"https://api.openai.com/v1", "OPENAI_API_KEY"},
@@ -44,18 +44,18 @@ func (c Config) Resolve(getenv func(string) string) (Config, error) {
 	}
 	d, ok := defaults[c.Type]
 	if !ok {
-		return c, fmt.Errorf("%w: provider %q: unknown type %q; use %s or %s (set providers.%s.type)",
+		return c, fmt.Errorf("%w %s: unknown type %q; use %s or %s (set providers.%s.type)",
 			ErrConfig, c.Name, c.Type, OpenAI, Anthropic, c.Name)
 	}
 	if c.Model == "" {
-		return c, fmt.Errorf("%w: provider %s has no model; pass --model or set providers.%s.model", ErrConfig, c.Name, c.Name)
+		return c, fmt.Errorf("%w %s: no model; pass --model or set providers.%s.model", ErrConfig, c.Name, c.Name)
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = d.baseURL
 	}
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("%w: provider %s: base URL %q is not an http or https URL", ErrConfig, c.Name, c.BaseURL)
+		return c, fmt.Errorf("%w %s: base URL %q is not an http or https URL", ErrConfig, c.Name, c.BaseURL)
 	}
 	if c.APIKeyEnv == "" && c.BaseURL == d.baseURL {
 		c.APIKeyEnv = d.keyEnv
@@ -65,7 +65,7 @@ func (c Config) Resolve(getenv func(string) string) (Config, error) {
 	}
 	c.APIKey = strings.TrimSpace(getenv(c.APIKeyEnv))
 	if c.APIKey == "" {
-		return c, fmt.Errorf("%w: provider %s needs an API key in $%s, which is not set; export it, or name another variable with --api-key-env or providers.%s.api_key_env",
+		return c, fmt.Errorf("%w %s: the API key variable $%s is not set; export it, or name another variable with --api-key-env or providers.%s.api_key_env",
 			ErrConfig, c.Name, c.APIKeyEnv, c.Name)
 	}
 	return c, nil
