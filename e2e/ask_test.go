@@ -5,6 +5,8 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -225,6 +227,89 @@ func TestAskInterruptedRecordsTheConversation(t *testing.T) {
 				t.Errorf("the first call's work is lost: %s", r)
 			}
 		})
+	}
+}
+
+func TestAskInterruptedWhileAToolRuns(t *testing.T) {
+	e, s := askEnv(t, scripted.Turn{Text: "This takes a while.",
+		Calls: []scripted.Call{{Name: "run", Args: `{"command":"echo started > started.txt; sleep 60"}`}}})
+
+	cmd := exec.Command(filepath.Join(binDir, "krellin"), append(askArgs(s, "openai"), "wait a minute")...)
+	cmd.Dir, cmd.Env = e.repo, e.environ()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ws := e.workspace()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(ws, "started.txt")); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("krellin ask did not stop after SIGINT\n%s\n%s", stdout.String(), stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 || time.Since(start) > 20*time.Second {
+		t.Errorf("exit %d after %s, want 130 within seconds\n%s", code, time.Since(start), stderr.String())
+	}
+	acts := e.askLog()
+	if len(acts) != 3 || acts[1].Action != "run" || acts[1].Status != "interrupted" ||
+		acts[2].Action != "ask" || acts[2].Status != "interrupted" {
+		t.Fatalf("log %+v, want an interrupted run and an interrupted ask", acts)
+	}
+	if r := e.ok("run", "--", "cat", "started.txt"); strings.TrimSpace(r.stdout) != "started" {
+		t.Errorf("what the interrupted command wrote is lost: %s", r)
+	}
+}
+
+func TestAskErrorsSayWhatToDo(t *testing.T) {
+	e, s := askEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	cases := []struct {
+		name  string
+		args  []string
+		code  int
+		wants []string
+	}{
+		{"an unknown provider", []string{"ask", "--provider", "nosuch", "--model", "m", "x"}, 2,
+			[]string{`unknown provider "nosuch"`, "providers.nosuch"}},
+		{"a key variable that is not set", []string{"ask", "--provider", "anthropic", "--model", "m", "--api-key-env", "KRELLIN_TEST_NO_KEY", "x"}, 2,
+			[]string{"$KRELLIN_TEST_NO_KEY is not set", "--api-key-env"}},
+		{"a base URL nothing answers on", append(askArgs(s, "openai")[:3], "--base-url", "http://"+closed+"/v1", "--model", "m", "x"), 1,
+			[]string{"cannot be reached", closed, "--base-url"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.run("", "", c.args...)
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d: %s", r.code, c.code, r)
+			}
+			for _, want := range c.wants {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q: %s", want, r)
+				}
+			}
+		})
+	}
+	// Only the unreachable provider got as far as a conversation.
+	acts := e.askLog()
+	if len(acts) != 2 || acts[1].Action != "ask" || acts[1].Status != "failed" {
+		t.Errorf("log %+v, want one failed ask", acts)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 )
 
 type anBlock struct {
@@ -129,10 +128,9 @@ func (s *Server) anthropic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	now := time.Now().UnixNano()
 	e := startSSE(w)
 	e.send("message_start", map[string]any{"type": "message_start", "message": map[string]any{
-		"id": fmt.Sprintf("msg_%d", now), "type": "message", "role": "assistant", "content": []any{},
+		"id": s.id("msg_"), "type": "message", "role": "assistant", "content": []any{},
 		"model": req.Model, "stop_reason": nil, "stop_sequence": nil,
 		"usage": map[string]any{"input_tokens": t.InputTokens, "output_tokens": 1}}})
 	index := 0
@@ -157,10 +155,10 @@ func (s *Server) anthropic(w http.ResponseWriter, r *http.Request) {
 		e.send("content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
 		index++
 	}
-	for i, c := range t.Calls {
+	for _, c := range t.Calls {
 		id := c.ID
 		if id == "" {
-			id = fmt.Sprintf("toolu_%d_%d", now, i)
+			id = s.id("toolu_")
 		}
 		e.send("content_block_start", map[string]any{"type": "content_block_start", "index": index,
 			"content_block": map[string]any{"type": "tool_use", "id": id, "name": c.Name, "input": map[string]any{}}})

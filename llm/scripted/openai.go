@@ -91,7 +91,7 @@ func (s *Server) openai(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id := fmt.Sprintf("chatcmpl-%d", time.Now().UnixNano())
+	id := s.id("chatcmpl-")
 	created := time.Now().Unix()
 	chunk := func(delta map[string]any, finish any) map[string]any {
 		c := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
@@ -118,7 +118,7 @@ func (s *Server) openai(w http.ResponseWriter, r *http.Request) {
 	for i, c := range t.Calls {
 		callID := c.ID
 		if callID == "" {
-			callID = fmt.Sprintf("call_%d_%d", created, i)
+			callID = s.id("call_")
 		}
 		e.send("", chunk(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": callID, "type": "function",
 			"function": map[string]any{"name": c.Name, "arguments": ""}}}}, nil))

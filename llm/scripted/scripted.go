@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,6 +70,7 @@ type Server struct {
 	ln   net.Listener
 	srv  *http.Server
 	stop chan struct{} // closed by Close, releases held streams
+	ids  atomic.Int64  // numbers replies and tool calls
 
 	mu       sync.Mutex // guards script, next and requests
 	script   []Turn
@@ -160,6 +162,11 @@ func pieces(s string, n int) []string {
 }
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// id returns a new identifier with prefix, unique within the server.
+func (s *Server) id(prefix string) string {
+	return fmt.Sprintf("%s%06d", prefix, s.ids.Add(1))
+}
 
 // sse writes server-sent events and flushes each one.
 type sse struct {
