@@ -33,7 +33,7 @@ var fixScript = []scripted.Turn{
 	{Text: "It says add 2 3 gives -1. Let me read calc.sh.",
 		Calls: []scripted.Call{{Name: "read_file", Args: `{"path":"calc.sh"}`}}, InputTokens: 1000, OutputTokens: 20},
 	{Text: "add subtracts; it should add.",
-		Calls: []scripted.Call{{Name: "edit_file", Args: `{"path":"calc.sh","old_text":"$(($1 - $2))","new_text":"$(($1 + $2))"}`}},
+		Calls:       []scripted.Call{{Name: "edit_file", Args: `{"path":"calc.sh","old_text":"$(($1 - $2))","new_text":"$(($1 + $2))"}`}},
 		InputTokens: 1100, OutputTokens: 40},
 	{Text: "Now the test again.",
 		Calls: []scripted.Call{{Name: "run", Args: `{"command":"sh test.sh"}`}}, InputTokens: 1200, OutputTokens: 20},
