@@ -38,7 +38,7 @@ func NewMasker(w io.Writer, secrets []string) (io.Writer, func()) {
 func (m *masker) Write(p []byte) (int, error) {
 	m.pending = append(m.pending, p...)
 	m.pending = m.replace(m.pending)
-	keep := min(len(m.pending), m.longest-1)
+	keep := m.partial(m.pending)
 	if out := len(m.pending) - keep; out > 0 {
 		if _, err := m.w.Write(m.pending[:out]); err != nil {
 			return 0, err
@@ -46,6 +46,20 @@ func (m *masker) Write(p []byte) (int, error) {
 		m.pending = append(m.pending[:0], m.pending[out:]...)
 	}
 	return len(p), nil
+}
+
+// partial returns the length of the longest end of b that could be the
+// start of a secret: only that much is held back, so output that cannot
+// be part of a secret reaches the writer at once.
+func (m *masker) partial(b []byte) int {
+	for k := min(len(b), m.longest-1); k > 0; k-- {
+		for _, s := range m.secrets {
+			if len(s) > k && bytes.HasPrefix(s, b[len(b)-k:]) {
+				return k
+			}
+		}
+	}
+	return 0
 }
 
 // flush writes what was held back.

@@ -23,6 +23,30 @@ func TestMasker_HidesSecretsAcrossWrites(t *testing.T) {
 	}
 }
 
+func TestMasker_HoldsBackOnlyWhatCouldBeASecret(t *testing.T) {
+	tests := []struct {
+		write string
+		want  string // written through at once
+	}{
+		{"echo visible-now\r\n$ ", "echo visible-now\r\n$ "},
+		{"prompt s3", "prompt "},
+		{"ends with hunter2-to", "ends with "},
+		{"x s3cr3", "x "},
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		w, flush := NewMasker(&out, []string{"hunter2-token", "s3cr3t"})
+		w.Write([]byte(tt.write))
+		if out.String() != tt.want {
+			t.Errorf("write %q: %q went through, want %q", tt.write, out.String(), tt.want)
+		}
+		flush()
+		if out.String() != tt.write {
+			t.Errorf("write %q: after flush %q", tt.write, out.String())
+		}
+	}
+}
+
 func TestMaskStrings(t *testing.T) {
 	got := MaskStrings([]string{"curl", "-H", "Authorization: tok123"}, []string{"tok123"})
 	if strings.Contains(strings.Join(got, " "), "tok123") {

@@ -21,10 +21,10 @@ import (
 
 // Bounds of an interactive session's record.
 const (
-	maxCast      = 32 << 20        // the asciicast transcript kept in the note
-	settleTick   = time.Second     // how often the workspace is looked at
-	settleQuiet  = 2 * settleTick  // unchanged this long: the files settled
-	hangupGrace  = 5 * time.Second // for the command to end after a hangup
+	maxCast      = 32 << 20                     // the asciicast transcript kept in the note
+	settleTick   = time.Second                  // how often the workspace is looked at
+	settleQuiet  = 2*settleTick - settleTick/10 // unchanged at two more looks: the files settled
+	hangupGrace  = 5 * time.Second              // for the command to end after a hangup
 	defaultShell = "/bin/sh"
 )
 
