@@ -77,10 +77,25 @@ func (a *app) renderLog(acts []api.Action) error {
 		s := acts[0]
 		fmt.Fprintf(&md, "# %s\n\nbase `%s` · image `%s` · %d actions\n\n", sessionOf(s), short(s.Base), short(s.Image), len(acts)-1)
 	}
-	md.WriteString("| seq | action | what | status | took | commit |\n|---:|---|---|---|---:|---|\n")
+	// Left-aligned columns: glamour v1.0.0 cuts the header of right-aligned
+	// ones ("se" for "seq").
+	agents := hasAgents(acts)
+	md.WriteString("| seq | action | what | status | took | commit |")
+	if agents {
+		md.WriteString(" by |")
+	}
+	md.WriteString("\n|---|---|---|---|---|---|")
+	if agents {
+		md.WriteString("---|")
+	}
+	md.WriteString("\n")
 	for _, x := range acts {
-		fmt.Fprintf(&md, "| %d | %s | %s | %s | %s | `%s` |\n",
-			x.Seq, x.Action, cell(what(x)), cell(statusText(x)), ms(x.DurationMS), x.Commit[:10])
+		fmt.Fprintf(&md, "| %d | %s | %s | %s | %s | `%s` |",
+			x.Seq, x.Action, cell(what(x)), clipCell(statusText(x), 30), ms(x.DurationMS), x.Commit[:10])
+		if agents {
+			fmt.Fprintf(&md, " %s |", cell(x.Author))
+		}
+		md.WriteString("\n")
 	}
 	out, err := a.markdown(md.String())
 	if err != nil {
@@ -88,6 +103,17 @@ func (a *app) renderLog(acts []api.Action) error {
 	}
 	fmt.Fprint(a.stdout, out)
 	return nil
+}
+
+// hasAgents says whether anyone but Krellin itself asked for an action:
+// then the log says who did what.
+func hasAgents(acts []api.Action) bool {
+	for _, x := range acts {
+		if x.Author != "" && x.Author != "krellin" {
+			return true
+		}
+	}
+	return false
 }
 
 // logOptions are the flags of krellin log.
@@ -317,11 +343,14 @@ func statusText(x api.Action) string {
 }
 
 // cell makes text safe inside a markdown table cell.
-func cell(s string) string {
+func cell(s string) string { return clipCell(s, 60) }
+
+// clipCell makes s safe for a table cell of at most n characters.
+func clipCell(s string, n int) string {
 	s = termsafe.Line(s)
 	s = strings.NewReplacer("|", `\|`, "\n", " ", "`", "'").Replace(s)
-	if len(s) > 60 {
-		s = s[:57] + "..."
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-3]) + "..."
 	}
 	return s
 }
