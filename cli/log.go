@@ -327,15 +327,15 @@ func what(x api.Action) string {
 	case x.Action == "start":
 		return "on " + short(x.Base)
 	}
-	return ""
+	// Other kinds (ask, snapshot, restore) say it in their subject.
+	_, rest, _ := strings.Cut(x.Subject, ": ")
+	return rest
 }
 
 func statusText(x api.Action) string {
 	switch {
 	case x.ExitCode != nil && x.Status == api.StatusOK:
 		return "exit " + strconv.Itoa(*x.ExitCode)
-	case x.Error != "" && len(x.Error) > 60:
-		return x.Status + ": " + x.Error[:57] + "..."
 	case x.Error != "":
 		return x.Status + ": " + x.Error
 	}
