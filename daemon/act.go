@@ -343,11 +343,7 @@ func (c *Capsule) dedupeInput(r actions.Request, rec *notes.Record, tree plumbin
 	if r.Kind != actions.Write || rec.Error != "" {
 		return
 	}
-	t, err := c.repo.Tree(tree)
-	if err != nil {
-		return
-	}
-	e, err := t.FindEntry(r.Path)
+	e, err := c.repo.FindEntry(tree, r.Path)
 	if err != nil || e.Hash != plumbing.ComputeHash(plumbing.BlobObject, rec.Input) {
 		return
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/gitlog"
 )
 
 // Limits of the read endpoints: they answer an agent, whose context is
@@ -219,10 +220,6 @@ func (d *Daemon) walkTip(t api.Target, dir string, fn func(*object.File) error) 
 	if err != nil {
 		return err
 	}
-	tree, err := c.repo.Tree(cm.TreeHash)
-	if err != nil {
-		return err
-	}
 	prefix := ""
 	if dir != "" {
 		if prefix, err = workspacePath(dir); err != nil {
@@ -232,18 +229,10 @@ func (d *Daemon) walkTip(t api.Target, dir string, fn func(*object.File) error) 
 			prefix = ""
 		}
 	}
-	if prefix != "" {
-		sub, err := tree.Tree(prefix)
-		if err != nil {
-			return fmt.Errorf("%w: no directory %s in the session's files", errNotFound, dir)
-		}
-		tree = sub
-		prefix += "/"
+	err = c.repo.WalkFiles(cm.TreeHash, prefix, fn)
+	if errors.Is(err, gitlog.ErrNoDir) {
+		return fmt.Errorf("%w: no directory %s in the session's files", errNotFound, dir)
 	}
-	err = tree.Files().ForEach(func(f *object.File) error {
-		f.Name = prefix + f.Name
-		return fn(f)
-	})
 	if errors.Is(err, errStop) {
 		return nil
 	}

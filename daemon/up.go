@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage"
 
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
@@ -233,7 +234,10 @@ func (c *Capsule) placeWorkspace(tree plumbing.Hash, base string) error {
 	}
 	tmpl := c.gitTemplate(base)
 	if _, err := os.Stat(tmpl); err != nil {
-		if err := workspace.BuildGitDir(tmpl+".tmp", c.repo.Storer(), plumbing.NewHash(base)); err != nil {
+		err := c.repo.WithStorer(func(s storage.Storer) error {
+			return workspace.BuildGitDir(tmpl+".tmp", s, plumbing.NewHash(base))
+		})
+		if err != nil {
 			os.RemoveAll(tmpl + ".tmp")
 			return err
 		}

@@ -2,10 +2,14 @@ package gitlog
 
 import (
 	"bytes"
+	"compress/zlib"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -43,6 +47,8 @@ func (r *Repo) Append(session string, old plumbing.Hash, c Commit, note []byte) 
 	if err := CheckSession(session); err != nil {
 		return plumbing.ZeroHash, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	h, err := r.writeCommit(c)
 	if err != nil {
 		return h, err
@@ -105,6 +111,8 @@ func (r *Repo) store(o encoder) (plumbing.Hash, error) {
 
 // WriteBlob stores data as a blob.
 func (r *Repo) WriteBlob(data []byte) (plumbing.Hash, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return r.writeRaw(plumbing.BlobObject, data)
 }
 
@@ -128,6 +136,12 @@ func (r *Repo) writeRaw(t plumbing.ObjectType, data []byte) (plumbing.Hash, erro
 
 // ReadBlob returns a blob's content.
 func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.readBlob(h)
+}
+
+func (r *Repo) readBlob(h plumbing.Hash) ([]byte, error) {
 	b, err := r.git.BlobObject(h)
 	if err != nil {
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
@@ -149,7 +163,7 @@ func (r *Repo) addNote(session string, h plumbing.Hash, note []byte, who object.
 	if err != nil {
 		return err
 	}
-	blob, err := r.WriteBlob(note)
+	blob, err := r.writeRaw(plumbing.BlobObject, note)
 	if err != nil {
 		return err
 	}
@@ -157,11 +171,11 @@ func (r *Repo) addNote(session string, h plumbing.Hash, note []byte, who object.
 	var root *object.Tree
 	var parents []plumbing.Hash
 	if !old.IsZero() {
-		c, err := r.Commit(old)
+		c, err := r.commit(old)
 		if err != nil {
 			return err
 		}
-		if root, err = c.Tree(); err != nil {
+		if root, err = r.tree(c.TreeHash); err != nil {
 			return fmt.Errorf("read notes tree: %w", err)
 		}
 		parents = []plumbing.Hash{old}
@@ -200,7 +214,7 @@ func (r *Repo) subtree(root *object.Tree, name string) ([]object.TreeEntry, erro
 	}
 	for _, e := range root.Entries {
 		if e.Name == name && e.Mode == filemode.Dir {
-			t, err := r.Tree(e.Hash)
+			t, err := r.tree(e.Hash)
 			if err != nil {
 				return nil, err
 			}
@@ -260,11 +274,15 @@ func EncodeTree(es []object.TreeEntry) (plumbing.Hash, []byte) {
 
 // WriteRawTree stores an encoded tree from EncodeTree.
 func (r *Repo) WriteRawTree(raw []byte) (plumbing.Hash, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return r.writeRaw(plumbing.TreeObject, raw)
 }
 
 // HasObject reports whether the object database holds h.
 func (r *Repo) HasObject(h plumbing.Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return r.git.Storer.HasEncodedObject(h) == nil
 }
 
@@ -273,46 +291,123 @@ func Signature(name, email string, when time.Time) object.Signature {
 	return object.Signature{Name: name, Email: email, When: when}
 }
 
-// lazyWriter is go-git's filesystem storage: it can stream an object to
-// disk without holding it in memory.
-type lazyWriter interface {
-	LazyWriter() (io.WriteCloser, func(plumbing.ObjectType, int64) error, error)
-}
-
-// WriteBlobFrom stores size bytes from r as a blob, streaming them, so a
-// large file never sits in memory whole.
+// WriteBlobFrom stores size bytes from rd as a blob, streaming them, so a
+// large file never sits in memory whole. The loose object is written to
+// a temporary file and renamed into place only when all size bytes
+// came: a file that shrank while it was read leaves nothing behind.
+//
+// go-git's own streaming writer (ObjectStorage.LazyWriter) is not used:
+// its Close returns a pooled zlib writer each time it is called, and a
+// failed write must still close it, which saves a truncated object under
+// a hash; either way concurrent writers ended up sharing a compressor and
+// writing corrupt objects.
 func (r *Repo) WriteBlobFrom(rd io.Reader, size int64) (plumbing.Hash, error) {
-	lw, ok := r.git.Storer.(lazyWriter)
-	if !ok {
-		data, err := io.ReadAll(io.LimitReader(rd, size))
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		return r.WriteBlob(data)
-	}
-	w, header, err := lw.LazyWriter()
+	dir := filepath.Join(r.CommonDir, "objects")
+	tmp, err := os.CreateTemp(dir, "tmp_obj_krellin_")
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
-	defer w.Close()
-	if err := header(plumbing.BlobObject, size); err != nil {
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+
+	h, err := compressBlob(tmp, rd, size)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
 	}
+	if r.HasObject(h) {
+		return h, nil
+	}
+	hex := h.String()
+	if err := os.MkdirAll(filepath.Join(dir, hex[:2]), 0o755); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, hex[:2], hex[2:])); err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	}
+	return h, nil
+}
+
+// compressBlob writes the loose object of a blob of size bytes from rd
+// to w and returns its hash; fewer bytes than size is an error.
+func compressBlob(w io.Writer, rd io.Reader, size int64) (plumbing.Hash, error) {
+	zw := zlib.NewWriter(w)
 	h := plumbing.NewHasher(plumbing.BlobObject, size)
-	if _, err := io.CopyN(io.MultiWriter(w, h), rd, size); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	if _, err := fmt.Fprintf(zw, "blob %d\x00", size); err != nil {
+		return plumbing.ZeroHash, err
 	}
-	if err := w.Close(); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("write blob: %w", err)
+	if _, err := io.CopyN(io.MultiWriter(zw, h), rd, size); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := zw.Close(); err != nil {
+		return plumbing.ZeroHash, err
 	}
 	return h.Sum(), nil
 }
 
-// BlobReader opens a blob for streaming.
+// BlobReader opens a blob for streaming. The repository is held until
+// the reader is closed: a packed blob reads through shared state.
 func (r *Repo) BlobReader(h plumbing.Hash) (io.ReadCloser, error) {
+	r.mu.Lock()
 	b, err := r.git.BlobObject(h)
 	if err != nil {
+		r.mu.Unlock()
 		return nil, fmt.Errorf("read blob %s: %w", h, err)
 	}
-	return b.Reader()
+	rd, err := b.Reader()
+	if err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	return &heldReader{ReadCloser: rd, release: r.mu.Unlock}, nil
+}
+
+// heldReader releases the repository once, when closed.
+type heldReader struct {
+	io.ReadCloser
+	release func()
+	once    sync.Once
+}
+
+func (h *heldReader) Close() error {
+	err := h.ReadCloser.Close()
+	h.once.Do(h.release)
+	return err
+}
+
+// FindEntry finds the entry at path (slash-separated) in tree.
+func (r *Repo) FindEntry(tree plumbing.Hash, path string) (*object.TreeEntry, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, err := r.tree(tree)
+	if err != nil {
+		return nil, err
+	}
+	return t.FindEntry(path)
+}
+
+// WalkFiles calls fn for every file under dir ("" for all) in tree,
+// holding the repository: fn may read the file's content.
+func (r *Repo) WalkFiles(tree plumbing.Hash, dir string, fn func(*object.File) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, err := r.tree(tree)
+	if err != nil {
+		return err
+	}
+	prefix := ""
+	if dir != "" {
+		if t, err = t.Tree(dir); err != nil {
+			return fmt.Errorf("%w: %s", ErrNoDir, dir)
+		}
+		prefix = dir + "/"
+	}
+	return t.Files().ForEach(func(f *object.File) error {
+		f.Name = prefix + f.Name
+		return fn(f)
+	})
 }

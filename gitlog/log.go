@@ -32,6 +32,8 @@ func (r *Repo) Entries(session string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	notes, err := r.notesIndex(session)
 	if err != nil {
 		return nil, err
@@ -39,7 +41,7 @@ func (r *Repo) Entries(session string) ([]Entry, error) {
 
 	var out []Entry
 	for h := tip; ; {
-		c, err := r.Commit(h)
+		c, err := r.commit(h)
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +50,7 @@ func (r *Repo) Entries(session string) ([]Entry, error) {
 			return nil, err
 		}
 		if nh, ok := notes[h]; ok {
-			if e.Note, err = r.ReadBlob(nh); err != nil {
+			if e.Note, err = r.readBlob(nh); err != nil {
 				return nil, err
 			}
 		}
@@ -113,11 +115,11 @@ func (r *Repo) notesIndex(session string) (map[plumbing.Hash]plumbing.Hash, erro
 	if err != nil || tip.IsZero() {
 		return out, err
 	}
-	c, err := r.Commit(tip)
+	c, err := r.commit(tip)
 	if err != nil {
 		return nil, err
 	}
-	root, err := c.Tree()
+	root, err := r.tree(c.TreeHash)
 	if err != nil {
 		return nil, fmt.Errorf("read notes tree: %w", err)
 	}
@@ -129,7 +131,7 @@ func (r *Repo) collectNotes(t *object.Tree, prefix string, out map[plumbing.Hash
 	for _, e := range t.Entries {
 		name := prefix + e.Name
 		if e.Mode == filemode.Dir {
-			sub, err := r.Tree(e.Hash)
+			sub, err := r.tree(e.Hash)
 			if err != nil {
 				return err
 			}

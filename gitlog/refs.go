@@ -41,7 +41,9 @@ func (r *Repo) Tip(session string) (plumbing.Hash, error) {
 	if err := CheckSession(session); err != nil {
 		return plumbing.ZeroHash, err
 	}
+	r.mu.Lock()
 	h, err := r.readRef(SessionRef(session))
+	r.mu.Unlock()
 	if err != nil {
 		return h, err
 	}
@@ -53,6 +55,8 @@ func (r *Repo) Tip(session string) (plumbing.Hash, error) {
 
 // Sessions lists the session names recorded in the repository.
 func (r *Repo) Sessions() ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	refs, err := r.git.References()
 	if err != nil {
 		return nil, fmt.Errorf("list refs: %w", err)
@@ -68,7 +72,8 @@ func (r *Repo) Sessions() ([]string, error) {
 	return names, nil
 }
 
-// readRef returns a ref's value, or the zero hash when it does not exist.
+// readRef returns a ref's value, or the zero hash when it does not
+// exist; the caller holds r.mu.
 func (r *Repo) readRef(name string) (plumbing.Hash, error) {
 	ref, err := r.git.Storer.Reference(plumbing.ReferenceName(name))
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -26,13 +27,20 @@ var (
 	ErrRefMoved       = errors.New("ref moved under us")
 	ErrRefLocked      = errors.New("ref is locked")
 	ErrUnknownRev     = errors.New("unknown revision")
+	ErrNoDir          = errors.New("no such directory")
 )
 
 // Repo is a user's repository, opened for writing session history.
 type Repo struct {
 	Top       string // the work tree's top level
 	CommonDir string // where objects and shared refs live
-	git       *git.Repository
+
+	// mu serializes every use of git: go-git's storage is not safe for
+	// concurrent use (it loads pack indexes lazily), and the daemon reads
+	// a session while an action records. Methods lock; their lower-case
+	// helpers expect the lock held.
+	mu  sync.Mutex
+	git *git.Repository
 }
 
 // Open finds the repository containing dir.
@@ -103,11 +111,17 @@ func commonDir(top string) (string, error) {
 	return gitDir, nil
 }
 
-// Storer gives access to the object database, for writing workspace trees.
-func (r *Repo) Storer() storage.Storer { return r.git.Storer }
+// WithStorer runs fn with the object database, holding the repository.
+func (r *Repo) WithStorer(fn func(storage.Storer) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fn(r.git.Storer)
+}
 
 // Resolve turns a revision (HEAD, a branch, a sha) into a commit hash.
 func (r *Repo) Resolve(rev string) (plumbing.Hash, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	h, err := r.git.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("resolve %q: %w", rev, ErrUnknownRev)
@@ -115,8 +129,15 @@ func (r *Repo) Resolve(rev string) (plumbing.Hash, error) {
 	return *h, nil
 }
 
-// Commit reads one commit.
+// Commit reads one commit. Its fields are loaded; use the repository's
+// methods, not the commit's, to read further objects.
 func (r *Repo) Commit(h plumbing.Hash) (*object.Commit, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.commit(h)
+}
+
+func (r *Repo) commit(h plumbing.Hash) (*object.Commit, error) {
 	c, err := r.git.CommitObject(h)
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", h, err)
@@ -124,8 +145,15 @@ func (r *Repo) Commit(h plumbing.Hash) (*object.Commit, error) {
 	return c, nil
 }
 
-// Tree reads one tree.
+// Tree reads one tree. Its entries are loaded; FindEntry and WalkFiles
+// read further down.
 func (r *Repo) Tree(h plumbing.Hash) (*object.Tree, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tree(h)
+}
+
+func (r *Repo) tree(h plumbing.Hash) (*object.Tree, error) {
 	t, err := r.git.TreeObject(h)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h, err)
