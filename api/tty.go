@@ -18,18 +18,18 @@ import (
 // capsule's shell. The session is one recorded action.
 type ShellRequest struct {
 	Target
-	Argv   []string `json:"argv,omitempty"`
-	Env    []string `json:"env,omitempty"`
-	Cols   uint     `json:"cols"`
-	Rows   uint     `json:"rows"`
-	Term   string   `json:"term,omitempty"` // TERM inside the capsule
+	Argv []string `json:"argv,omitempty"`
+	Env  []string `json:"env,omitempty"`
+	Cols uint     `json:"cols"`
+	Rows uint     `json:"rows"`
+	Term string   `json:"term,omitempty"` // TERM inside the capsule
 	// Secrets are K=V entries set like Env whose values are masked in
 	// the record: credentials passed from the operator's environment.
 	Secrets []string `json:"secrets,omitempty"`
 	// Network gives the session egress for its duration only, as fetch
 	// has; a policy of network: never refuses it.
-	Network bool `json:"network,omitempty"`
-	Author *Author  `json:"author,omitempty"`
+	Network bool    `json:"network,omitempty"`
+	Author  *Author `json:"author,omitempty"`
 }
 
 // TTYProtocol is the Upgrade token of an interactive terminal.

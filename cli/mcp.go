@@ -104,4 +104,3 @@ func version() string {
 	}
 	return "devel"
 }
-

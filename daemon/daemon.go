@@ -43,7 +43,7 @@ type Daemon struct {
 	capsules map[string]*Capsule
 
 	events *bus // recent events for followers; safe for concurrent use
-	eng      *capsule.Engine
+	eng    *capsule.Engine
 }
 
 // New returns a daemon for cfg; Serve starts it.
