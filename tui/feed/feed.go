@@ -1,11 +1,14 @@
 // Package feed follows the daemon's event stream across daemon restarts:
 // it reconnects with backoff, resumes from the last event it saw, and
-// says when the daemon went away and when it is back. `krellin log
-// --follow` and the TUI both read the stream through it.
+// says when the daemon went away and when it is back. A stream silent
+// for longer than three of the daemon's heartbeats counts as lost too.
+// `krellin log --follow` and the TUI both read the stream through it.
 package feed
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/krellin/krellin/api"
@@ -35,6 +38,20 @@ type Update struct {
 // loading the log and subscribing can be missed.
 const resync = "resync"
 
+// Heartbeat is the type of the event the daemon sends every 15 s on an
+// otherwise quiet stream. It carries the last event's id, not a new one;
+// followers pass it on and readers skip it.
+//
+// TODO(feed): use api.EventHeartbeat once the api package defines it.
+const Heartbeat = "heartbeat"
+
+// silence is how long a stream may send nothing, heartbeats included,
+// before the follower gives up on it: three missed heartbeats.
+var silence = 45 * time.Second
+
+// ErrSilent is why a stream that stopped sending was dropped.
+var ErrSilent = errors.New("no heartbeat from the daemon")
+
 // Backoff bounds the wait between reconnection attempts.
 var (
 	firstRetry = 100 * time.Millisecond
@@ -50,7 +67,7 @@ func Follow(ctx context.Context, src Source, t api.Target, fn func(Update)) erro
 	lost := false
 	for {
 		var err error
-		since, epoch, err = src.Events(ctx, t, since, epoch, func(e api.StreamEvent) {
+		since, epoch, err = watch(ctx, src, t, since, epoch, func(e api.StreamEvent) {
 			wait = firstRetry
 			fn(Update{Event: &e})
 		})
@@ -70,6 +87,26 @@ func Follow(ctx context.Context, src Source, t api.Target, fn func(Update)) erro
 			fn(Update{Back: &p})
 		}
 	}
+}
+
+// watch is one connection to the stream. It cancels the connection when
+// the daemon sends nothing for longer than silence: a daemon that hangs,
+// or a connection that died without a word, looks just like a quiet one
+// otherwise. Time spent in fn does not count.
+func watch(ctx context.Context, src Source, t api.Target, since uint64, epoch string, fn func(api.StreamEvent)) (uint64, string, error) {
+	conn, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dog := time.AfterFunc(silence, cancel)
+	defer dog.Stop()
+	since, epoch, err := src.Events(conn, t, since, epoch, func(e api.StreamEvent) {
+		dog.Stop()
+		fn(e)
+		dog.Reset(silence)
+	})
+	if ctx.Err() == nil && conn.Err() != nil {
+		err = fmt.Errorf("%w for %s", ErrSilent, silence)
+	}
+	return since, epoch, err
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
