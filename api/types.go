@@ -202,7 +202,11 @@ const (
 	EventFinished = "finished" // an action was recorded (Action set)
 	EventRefused  = "refused"  // an action failed before anything ran (Error set)
 	EventReplay   = "replay"   // replay progress (Message), or its report (Report)
-	EventState    = "state"    // the capsule changed state (State, Message)
+	EventState    = "state"    // the capsule changed state (State: running, stopped or removed)
+	// EventHeartbeat comes every 15 s on a quiet stream; it is not
+	// numbered (its ID is the last event's). A stream silent for much
+	// longer is dead: reconnect.
+	EventHeartbeat = "heartbeat"
 	// EventGap says events between the client's resume point and this
 	// one are gone (the daemon restarted or its buffer moved on); the
 	// client reloads the log, which is durable.

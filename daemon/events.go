@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"fmt"
 	"io"
+	"net/url"
 
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/gitlog"
 )
 
 // Bounds of the event buffer: a client that falls further behind, or
@@ -19,6 +22,13 @@ import (
 const (
 	maxEvents     = 20000
 	maxEventBytes = 32 << 20
+	// sendBatch bounds what one follower holds while it writes, so a
+	// follower that stops reading pins little memory.
+	sendBatch = 256
+	// heartbeat is how often a quiet stream says it is alive; a follower
+	// that cannot take an event within writeTimeout is dropped.
+	heartbeat    = 15 * time.Second
+	writeTimeout = 30 * time.Second
 )
 
 // bus keeps the daemon's recent events and wakes the clients following
@@ -61,12 +71,20 @@ func (b *bus) publish(e api.StreamEvent) {
 }
 
 func eventSize(e api.StreamEvent) int {
-	return 256 + len(e.Data) + len(e.Message) + len(e.Report)
+	n := 256 + len(e.Data) + len(e.Message) + len(e.Report) + len(e.Summary) + len(e.Repo)
+	if a := e.Action; a != nil {
+		n += 512 + len(a.Subject) + len(a.Error)
+		for _, s := range append(append(a.Argv, a.Env...), a.Info...) {
+			n += len(s)
+		}
+	}
+	return n
 }
 
-// after returns the kept events after ID since, and whether some events
-// after since are no longer kept.
-func (b *bus) after(since uint64) (events []api.StreamEvent, gap bool, last uint64) {
+// after returns up to limit kept events after ID since, the ID of the
+// last one returned (or of the newest event, when none are), and whether
+// some events after since are no longer kept.
+func (b *bus) after(since uint64, limit int) (events []api.StreamEvent, gap bool, last uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	last = b.next - 1
@@ -80,7 +98,12 @@ func (b *bus) after(since uint64) (events []api.StreamEvent, gap bool, last uint
 	if len(b.ring) > 0 && since >= b.ring[0].ID {
 		first = int(since - b.ring[0].ID + 1)
 	}
-	return append([]api.StreamEvent(nil), b.ring[first:]...), gap, last
+	end := min(len(b.ring), first+limit)
+	events = append([]api.StreamEvent(nil), b.ring[first:end]...)
+	if len(events) > 0 {
+		last = events[len(events)-1].ID
+	}
+	return events, gap, last
 }
 
 func (b *bus) subscribe() chan struct{} {
@@ -113,22 +136,28 @@ func (b *bus) resumePoint(since uint64, epoch string) (uint64, bool) {
 	return since, false
 }
 
-// handleEvents streams events as NDJSON until the client goes away.
+// handleEvents streams events as NDJSON until the client goes away, or
+// stops taking them.
 func (d *Daemon) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	since, _ := strconv.ParseUint(q.Get("since"), 10, 64)
-	repo := q.Get("repo")
+	since, epoch, repo, err := d.eventsQuery(q)
+	if err != nil {
+		fail(w, err)
+		return
+	}
 	ch := d.events.subscribe()
 	defer d.events.unsubscribe(ch)
 
 	s := newStream(w)
-	since, gap := d.events.resumePoint(since, q.Get("epoch"))
+	rc := http.NewResponseController(w)
+	since, gap := d.events.resumePoint(since, epoch)
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
 	for {
-		events, lost, last := d.events.after(since)
+		events, lost, last := d.events.after(since, sendBatch)
+		rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if gap || lost {
-			s.encode(api.StreamEvent{ID: since, Epoch: d.events.epoch, Type: api.EventGap, Repo: repo,
-				Time:    time.Now().UTC().Format(time.RFC3339Nano),
-				Message: "some events are no longer kept; reload the log"})
+			s.encode(d.notice(api.EventGap, since, repo, "some events are no longer kept; reload the log"))
 			gap = false
 		}
 		for _, e := range events {
@@ -136,13 +165,50 @@ func (d *Daemon) handleEvents(w http.ResponseWriter, r *http.Request) {
 				s.encode(e)
 			}
 		}
+		if s.failed() {
+			return
+		}
 		since = last
+		if len(events) == sendBatch {
+			continue // more are waiting
+		}
 		select {
 		case <-ch:
+		case <-beat.C:
+			rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			s.encode(d.notice(api.EventHeartbeat, since, repo, ""))
 		case <-r.Context().Done():
 			return
 		}
 	}
+}
+
+// notice is an event of the stream itself, not kept: a gap or a heartbeat.
+func (d *Daemon) notice(typ string, id uint64, repo, msg string) api.StreamEvent {
+	return api.StreamEvent{ID: id, Epoch: d.events.epoch, Type: typ, Repo: repo,
+		Time: time.Now().UTC().Format(time.RFC3339Nano), Message: msg}
+}
+
+// eventsQuery reads and checks the stream's parameters. The repository
+// is named by its top level, as the CLI resolves it.
+func (d *Daemon) eventsQuery(q url.Values) (since uint64, epoch, repo string, err error) {
+	if v := q.Get("since"); v != "" {
+		if since, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return 0, "", "", fmt.Errorf("%w: since=%q is not an event number", actions.ErrBadRequest, v)
+		}
+	}
+	epoch = q.Get("epoch")
+	if since > 0 && epoch == "" {
+		return 0, "", "", fmt.Errorf("%w: since=%d needs the epoch of the stream it came from", actions.ErrBadRequest, since)
+	}
+	if repo = q.Get("repo"); repo != "" {
+		top, err := gitlog.FindTop(repo)
+		if err != nil {
+			return 0, "", "", fmt.Errorf("%w: repo=%q: %v", actions.ErrBadRequest, repo, err)
+		}
+		repo = top
+	}
+	return since, epoch, repo, nil
 }
 
 // actionEvent is the template of one action's events.
@@ -176,6 +242,7 @@ func (a actionEvent) output(b *bus, stream string, w io.Writer) io.Writer {
 }
 
 // stateEvent announces a capsule's change of state.
-func (d *Daemon) stateEvent(repo, session, state, msg string) {
-	d.events.publish(api.StreamEvent{Type: api.EventState, Repo: repo, Session: session, State: state, Message: msg})
+func (d *Daemon) stateEvent(repo, capsule, session, state, msg string) {
+	d.events.publish(api.StreamEvent{Type: api.EventState, Repo: repo, Capsule: capsule,
+		Session: session, State: state, Message: msg})
 }

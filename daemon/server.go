@@ -114,7 +114,7 @@ func (d *Daemon) routes() http.Handler {
 		if decode(w, r, &req) {
 			resp, err := d.Up(r.Context(), req)
 			if err == nil {
-				d.stateEvent(req.Repo, resp.Session, "running", "session "+resp.Session+" up")
+				d.stateEvent(req.Repo, resp.Capsule, resp.Session, "running", "session "+resp.Session+" up")
 			}
 			reply(w)(resp, err)
 		}
@@ -168,7 +168,7 @@ func (d *Daemon) routes() http.Handler {
 		if decode(w, r, &t) {
 			st, err := d.Down(r.Context(), t)
 			if err == nil {
-				d.stateEvent(st.Repo, st.Session, st.State, "capsule stopped")
+				d.stateEvent(st.Repo, st.Capsule, st.Session, "stopped", "capsule stopped")
 			}
 			reply(w)(st, err)
 		}
@@ -178,7 +178,7 @@ func (d *Daemon) routes() http.Handler {
 		if decode(w, r, &t) {
 			st, err := d.Rm(r.Context(), t)
 			if err == nil {
-				d.stateEvent(st.Repo, st.Session, "removed", "capsule removed")
+				d.stateEvent(st.Repo, st.Capsule, st.Session, "removed", "capsule removed")
 			}
 			reply(w)(st, err)
 		}
@@ -259,9 +259,10 @@ func statusCode(kind string) int {
 
 // stream writes NDJSON events, flushing each.
 type stream struct {
-	mu  sync.Mutex // guards enc and w
+	mu  sync.Mutex // guards enc, w and err
 	w   http.ResponseWriter
 	enc *json.Encoder
+	err error // the first write that failed
 }
 
 func newStream(w http.ResponseWriter) *stream {
@@ -276,10 +277,21 @@ func (s *stream) send(e api.Event) { s.encode(e) }
 func (s *stream) encode(e any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.enc.Encode(e)
-	if f, ok := s.w.(http.Flusher); ok {
-		f.Flush()
+	if s.err != nil {
+		return
 	}
+	s.err = s.enc.Encode(e)
+	if s.err == nil {
+		s.err = http.NewResponseController(s.w).Flush()
+	}
+}
+
+// failed says whether a write failed: the client went away or stopped
+// reading past a deadline.
+func (s *stream) failed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err != nil
 }
 
 // writer returns an io.Writer sending what it gets as output events.
