@@ -30,6 +30,10 @@ type Live struct {
 	Started time.Time
 	Output  []byte // stdout and stderr as they came, the newest maxLive bytes
 	Dropped int64  // bytes of older output no longer kept
+	// Lost says why the action's end may never be seen (the daemon went
+	// away, events were missed), until a reload settles whether it runs.
+	Lost   string
+	LostAt time.Time
 }
 
 // Append keeps p, dropping the oldest output past maxLive.
@@ -119,6 +123,29 @@ func (m Model) Last() (api.Action, bool) {
 func (m *Model) Start(summary, author string, at time.Time) {
 	m.live = &Live{Summary: summary, Author: author, Started: at}
 	m.clamp()
+}
+
+// Lose marks the action in flight as one whose end may not be seen,
+// keeping the first reason; a reload then keeps or drops it.
+func (m *Model) Lose(reason string, at time.Time) {
+	if m.live != nil && m.live.Lost == "" {
+		m.live.Lost, m.live.LostAt = reason, at
+	}
+}
+
+// Settle keeps or drops an action in flight marked lost, once a reload
+// says whether the daemon still runs it: a dropped action's record, if
+// it has one, is in the reloaded log. It reports whether it dropped one.
+func (m *Model) Settle(running bool) bool {
+	switch {
+	case m.live == nil || m.live.Lost == "":
+		return false
+	case running:
+		m.live.Lost, m.live.LostAt = "", time.Time{}
+		return false
+	}
+	m.Refuse()
+	return true
 }
 
 // Live returns the action in flight, or nil.
@@ -258,6 +285,9 @@ func (m Model) row(i int, focused bool, now time.Time) string {
 		l := m.live
 		kind, what, _ = strings.Cut(termsafe.Line(l.Summary), ": ")
 		seq, status, st = "…", "running", m.styles.Busy
+		if l.Lost != "" {
+			status, st, now = "lost", m.styles.Warn, l.LostAt
+		}
 		took = Dur(now.Sub(l.Started).Milliseconds())
 	} else {
 		a := m.acts[i]

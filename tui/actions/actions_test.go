@@ -168,3 +168,45 @@ func TestLive_KeepsTheNewestOutput(t *testing.T) {
 		t.Fatalf("tail %q", tail)
 	}
 }
+
+func TestModel_LoseThenSettle(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		running  bool
+		dropped  bool
+		wantLive bool
+	}{
+		{"the daemon still runs it", true, false, true},
+		{"the daemon runs nothing", false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(theme.Styles{})
+			m.SetSize(80, 10)
+			m.Start("run: sleep 9", "", at)
+			m.Lose("the daemon went away", at.Add(3*time.Second))
+			m.Lose("its end was not seen", at.Add(5*time.Second))
+			if l := m.Live(); l.Lost != "the daemon went away" {
+				t.Fatalf("lost %q: the first reason must stay", l.Lost)
+			}
+			if v := m.View(false, at.Add(time.Minute)); !strings.Contains(v, "lost") || !strings.Contains(v, "3.0s") {
+				t.Errorf("a lost row shows its status and the time until lost:\n%s", v)
+			}
+			if got := m.Settle(tt.running); got != tt.dropped {
+				t.Errorf("Settle(%v) = %v", tt.running, got)
+			}
+			if (m.Live() != nil) != tt.wantLive {
+				t.Errorf("live row %+v", m.Live())
+			}
+			if l := m.Live(); l != nil && l.Lost != "" {
+				t.Errorf("a row still running is no longer lost: %q", l.Lost)
+			}
+		})
+	}
+	m := New(theme.Styles{})
+	m.Start("run: make", "", at)
+	if m.Settle(false) {
+		t.Error("Settle dropped a row never marked lost")
+	}
+}

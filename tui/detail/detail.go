@@ -64,6 +64,9 @@ func (m *Model) SetLive(l *actions.Live) {
 	atEnd := m.vp.AtBottom() || !m.Live
 	m.Seq, m.Live = -1, true
 	m.title = "running · " + termsafe.Line(l.Summary)
+	if l.Lost != "" {
+		m.title = "lost (" + l.Lost + ") · " + termsafe.Line(l.Summary)
+	}
 	var b strings.Builder
 	if l.Dropped > 0 {
 		fmt.Fprintf(&b, "%s\n", m.styles.Dim.Render(fmt.Sprintf("(%d earlier bytes not kept here; the note will keep head and tail)", l.Dropped)))
