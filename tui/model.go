@@ -75,6 +75,8 @@ type Model struct {
 
 	prompt  *prompt.Model // the run prompt, when open
 	confirm *confirmation // a destructive action waiting for y
+	running *promptRun    // the prompt's command, while it runs
+	runs    int           // prompt commands started, to tell their answers apart
 
 	conn     conn
 	notice   string
@@ -83,6 +85,18 @@ type Model struct {
 	replayLines  []string
 	replayReport *replay.Report
 	replayBusy   bool
+	replayFrom   time.Time // when the operator's replay started
+	replayTotal  int       // the steps it replays: the session's newest seq
+	replayStep   int       // the newest step reported done
+}
+
+// promptRun is a command started from the prompt: Ctrl-C cancels its
+// request, and the daemon records the command as interrupted.
+type promptRun struct {
+	id          int
+	line        string
+	cancel      context.CancelFunc
+	interrupted bool
 }
 
 // confirmation is a question and what a "y" does.
@@ -124,8 +138,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return tea.Batch(m.onFeed(msg), next(m.ctx, m.inbox))
 	case capsulesMsg:
 		m.caps.Set(msg.entries, m.opts.Repo)
+		m.settleLive(msg.entries)
 		m.layout()
 		return m.selectionChanged(true)
+	case promptDoneMsg:
+		return m.promptDone(msg)
 	case logMsg:
 		if msg.target == m.shown {
 			m.acts.SetActions(msg.acts)
@@ -140,7 +157,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.replayDone(msg.report)
 		return loadCapsules(m.ctx, m.client) // the replay's session is new
 	case errMsg:
-		m.say(msg.op+": "+termsafe.Line(msg.err.Error()), false)
+		m.say(msg.op+": "+msg.err.Error(), false)
 		if msg.op == "replay" {
 			m.replayBusy = false
 		}
@@ -150,9 +167,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// say puts a line in the status bar.
+// say puts a line in the status bar, made safe to draw.
 func (m *Model) say(text string, ok bool) {
-	m.notice, m.noticeOK = text, ok
+	m.notice, m.noticeOK = termsafe.Line(text), ok
 }
 
 func (m *Model) resize(w, h int) {
@@ -190,10 +207,13 @@ func (m *Model) onFeed(updates feedMsg) tea.Cmd {
 		switch {
 		case u.Lost != nil:
 			m.conn = lost
-			m.say("lost the daemon: "+termsafe.Line(u.Lost.Error()), false)
+			m.say("lost the daemon: "+u.Lost.Error(), false)
+			m.acts.Lose("the daemon went away", m.now())
 		case u.Back != nil:
+			// What ran when the daemon went away may have ended unseen.
 			m.conn = connected
 			m.say(fmt.Sprintf("reconnected to the daemon (pid %d)", u.Back.PID), true)
+			cmds = append(cmds, loadCapsules(m.ctx, m.client))
 		case u.Event != nil:
 			if m.conn == connecting {
 				m.conn = connected
@@ -215,7 +235,8 @@ func (m *Model) onEvent(e api.StreamEvent) tea.Cmd {
 	mine := e.Repo == m.shown.Repo && e.Session == m.shown.Session
 	switch e.Type {
 	case api.EventGap:
-		m.acts.Refuse()
+		// The end of the action in flight may be among the missed events.
+		m.acts.Lose("its end was not seen", m.now())
 		return loadCapsules(m.ctx, m.client)
 	case api.EventStarted:
 		m.caps.Busy(e.Repo, termsafe.Line(e.Summary))
@@ -243,10 +264,25 @@ func (m *Model) onEvent(e api.StreamEvent) tea.Cmd {
 	case api.EventReplay:
 		m.replayEvent(e)
 	case api.EventState:
-		m.say(filepath.Base(e.Repo)+": "+termsafe.Line(e.Message), true)
+		m.say(filepath.Base(e.Repo)+": "+e.Message, true)
 		return loadCapsules(m.ctx, m.client)
 	}
 	return nil
+}
+
+// settleLive keeps the action in flight marked lost when the reloaded
+// status says its capsule still runs an action in the shown session,
+// and drops it otherwise: the reloaded log holds its record, if any.
+func (m *Model) settleLive(entries []capsules.Entry) {
+	running := false
+	for _, e := range entries {
+		if e.Capsule.Repo == m.shown.Repo && e.Session.Name == m.shown.Session && e.Current() {
+			running = e.Capsule.Busy
+		}
+	}
+	if m.acts.Settle(running) {
+		m.say("the action in flight ended unseen; the log says how it ended", false)
+	}
 }
 
 // finished puts a recorded action in the log, reloading the log when
@@ -282,6 +318,11 @@ func (m *Model) replayEvent(e api.StreamEvent) {
 		m.replayDone(e.Report)
 	case e.Message != "":
 		m.replayLines = append(m.replayLines, termsafe.Line(e.Message))
+		// Progress says "seq N ..." once step N is done.
+		var n int
+		if _, err := fmt.Sscanf(e.Message, "seq %d", &n); err == nil {
+			m.replayStep = max(m.replayStep, n)
+		}
 	}
 }
 
@@ -310,8 +351,8 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		}
 		m.say("cancelled", true)
 		return nil
-	case k.Type == tea.KeyCtrlC:
-		return tea.Quit
+	case key.Matches(k, m.keys.Interrupt):
+		return m.interrupt()
 	}
 	switch m.screen {
 	case helpScreen:
@@ -334,7 +375,7 @@ func (m *Model) mainKey(k tea.KeyMsg) tea.Cmd {
 	km := m.keys
 	switch {
 	case key.Matches(k, km.Quit):
-		return tea.Quit
+		return m.quit()
 	case key.Matches(k, km.Help):
 		m.screen = helpScreen
 	case key.Matches(k, km.Focus):
@@ -441,10 +482,43 @@ func (m *Model) detailKey(k tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// interrupt cancels the prompt's command, or quits when none runs.
+func (m *Model) interrupt() tea.Cmd {
+	r := m.running
+	if r == nil {
+		return tea.Quit
+	}
+	r.interrupted = true
+	r.cancel()
+	m.say("interrupting "+r.line+"…", true)
+	return nil
+}
+
+// quit quits, asking first while the prompt's command runs: quitting
+// interrupts it.
+func (m *Model) quit() tea.Cmd {
+	r := m.running
+	if r == nil {
+		return tea.Quit
+	}
+	m.confirm = &confirmation{
+		question: fmt.Sprintf("[y/N] %s is still running; quit and interrupt it?", r.line),
+		run: func() tea.Msg {
+			r.cancel()
+			return tea.Quit()
+		},
+	}
+	return nil
+}
+
 func (m *Model) openPrompt() tea.Cmd {
 	e, ok := m.caps.Selected()
 	if !ok {
 		m.say("no capsule to run in: start one with `krellin up`", false)
+		return nil
+	}
+	if m.running != nil {
+		m.say(m.running.line+" is still running; ctrl+c interrupts it", false)
 		return nil
 	}
 	p := prompt.New("run in " + filepath.Base(e.Capsule.Repo) + " $ ")
@@ -465,14 +539,46 @@ func (m *Model) promptKey(k tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		m.acts.Bottom()
-		m.say("running "+termsafe.Line(p.Value()), true)
-		return act(m.ctx, m.client, api.ActionRequest{Target: m.shown, Kind: "run", Argv: argv})
+		return m.runPrompt(p.Value(), argv)
 	}
 	return nil
 }
 
+// runPrompt runs the prompt's command under its own context, so that
+// Ctrl-C can interrupt it without quitting.
+func (m *Model) runPrompt(line string, argv []string) tea.Cmd {
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.runs++
+	m.running = &promptRun{id: m.runs, line: termsafe.Line(line), cancel: cancel}
+	m.say("running "+line+" (ctrl+c interrupts)", true)
+	id, do := m.runs, act(ctx, m.client, api.ActionRequest{Target: m.shown, Kind: "run", Argv: argv})
+	return func() tea.Msg { return promptDoneMsg{id: id, msg: do()} }
+}
+
+// promptDone is the answer to the prompt's command.
+func (m *Model) promptDone(msg promptDoneMsg) tea.Cmd {
+	r := m.running
+	if r == nil || r.id != msg.id {
+		return nil
+	}
+	m.running = nil
+	r.cancel()
+	if _, failed := msg.msg.(errMsg); failed && r.interrupted {
+		m.say("interrupted "+r.line, true)
+		return nil
+	}
+	return m.update(msg.msg)
+}
+
 func (m *Model) askReset(seq int) tea.Cmd {
 	if m.shown.Repo == "" {
+		return nil
+	}
+	// A reset acts on the capsule's workspace, which holds its current
+	// session only.
+	if e, ok := m.caps.Selected(); ok && !e.Current() {
+		m.say(fmt.Sprintf("%s is not the capsule's current session: krellin up --session %s",
+			e.Session.Name, e.Session.Name), false)
 		return nil
 	}
 	t := m.shown
@@ -499,5 +605,9 @@ func (m *Model) startReplay() tea.Cmd {
 		return nil
 	}
 	m.replayBusy, m.replayLines, m.replayReport = true, nil, nil
+	m.replayFrom, m.replayStep, m.replayTotal = m.now(), 0, 0
+	if last, ok := m.acts.Last(); ok {
+		m.replayTotal = last.Seq
+	}
 	return runReplay(m.ctx, m.client, m.shown)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,9 +24,12 @@ import (
 
 // fakeClient is a daemon with one capsule on /src/app, for model tests.
 type fakeClient struct {
-	mu   sync.Mutex // guards acts and reqs
+	mu   sync.Mutex // guards acts, reqs and busy
 	acts []api.Action
 	reqs []api.ActionRequest
+	busy bool // what the capsule's status says
+	// hold, when set, makes Act and Replay wait for it or their context.
+	hold chan struct{}
 }
 
 var _ Client = (*fakeClient)(nil)
@@ -53,8 +58,10 @@ func (f *fakeClient) Events(ctx context.Context, _ api.Target, s uint64, e strin
 	return s, e, ctx.Err()
 }
 func (f *fakeClient) Capsules(context.Context) ([]api.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return []api.Status{{Repo: repo, Capsule: "krellin-app", State: "running", Session: "session-1",
-		Image: "sha256:92eb009953ff00", Base: "b0b0b0b0b0", Actions: len(f.acts) - 1}}, nil
+		Image: "sha256:92eb009953ff00", Base: "b0b0b0b0b0", Actions: len(f.acts) - 1, Busy: f.busy}}, nil
 }
 func (f *fakeClient) Sessions(context.Context, api.Target) ([]api.Session, error) {
 	return []api.Session{{Name: "session-1", Base: "b0b0b0b0b0", Image: "sha256:92eb009953ff00", Actions: len(f.acts) - 1, Current: true},
@@ -73,13 +80,31 @@ func (f *fakeClient) Show(_ context.Context, _ api.Target, seq int) (api.Detail,
 	return api.Detail{Action: a, Stdout: []byte("hello \x1b[2Jworld\n"),
 		Diff: "diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-old\n+new\n"}, nil
 }
-func (f *fakeClient) Act(_ context.Context, req api.ActionRequest, _, _ io.Writer) (api.Action, error) {
+func (f *fakeClient) Act(ctx context.Context, req api.ActionRequest, _, _ io.Writer) (api.Action, error) {
+	if err := f.wait(ctx); err != nil {
+		return api.Action{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reqs = append(f.reqs, req)
 	return api.Action{Seq: len(f.acts), Status: "ok", Subject: req.Kind}, nil
 }
-func (f *fakeClient) Replay(context.Context, api.ReplayRequest, func(api.Event)) (json.RawMessage, error) {
+func (f *fakeClient) wait(ctx context.Context) error {
+	if f.hold == nil {
+		return nil
+	}
+	select {
+	case <-f.hold:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (f *fakeClient) Replay(ctx context.Context, _ api.ReplayRequest, _ func(api.Event)) (json.RawMessage, error) {
+	if err := f.wait(ctx); err != nil {
+		return nil, err
+	}
 	return json.RawMessage(`{"session":"session-1","into":"session-1-replay-1","matched":false,"divergence":"seq 2: exit 1, was 0"}`), nil
 }
 func (f *fakeClient) Down(context.Context, api.Target) (api.Status, error) {
@@ -172,6 +197,8 @@ func (h *harness) keys(ks ...string) {
 			msg = tea.KeyMsg{Type: tea.KeyDown}
 		case "up":
 			msg = tea.KeyMsg{Type: tea.KeyUp}
+		case "ctrl+c":
+			msg = tea.KeyMsg{Type: tea.KeyCtrlC}
 		default:
 			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
 		}
@@ -226,6 +253,7 @@ func TestModel_RunAppearsLiveThenFinishes(t *testing.T) {
 	a.ExitCode, a.DurationMS = exit(2), 3100
 	h.event(api.StreamEvent{Type: api.EventFinished, Repo: repo, Session: "session-1", Action: &a})
 	h.wantIn("> 4    run     make test", "exit 2", "3.1s", "4 actions")
+	h.wantNotIn("busy")
 	h.wantNotIn("> …", "│ compiling")
 }
 
@@ -397,5 +425,228 @@ func TestModel_FollowerFeedsTheInbox(t *testing.T) {
 	msg := next(ctx, inbox)().(feedMsg)
 	if len(msg) != 3 || msg[2].Event.ID != 3 {
 		t.Fatalf("batch %+v", msg)
+	}
+}
+
+func TestModel_OneActionIsSingular(t *testing.T) {
+	h := newHarness(t, newFake(1), 80, 24)
+	h.wantIn("session-1 · app · 1 action")
+	h.wantNotIn("1 actions")
+}
+
+func TestModel_AnActionLostWithTheDaemonIsDroppedOnReload(t *testing.T) {
+	c := newFake(2)
+	c.busy = true
+	h := newHarness(t, c, 80, 24)
+	h.event(started("run: sleep 100"))
+	h.wantIn("> …    run     sleep 100", "running", "busy")
+
+	// The daemon dies mid-action: the row stays, marked, until a reload.
+	h.send(feedMsg{{Lost: errors.New("EOF")}})
+	h.wantIn("> …    run     sleep 100", "lost", "│ lost: the daemon went away")
+
+	// The new daemon runs nothing; its log has the action as interrupted.
+	c.mu.Lock()
+	c.busy = false
+	a := runAction(3, "sleep 100")
+	a.Status, a.ExitCode = api.StatusInterrupted, nil
+	c.acts = append(c.acts, a)
+	c.mu.Unlock()
+	h.send(feedMsg{{Back: &api.Ping{PID: 9}}})
+	h.wantNotIn("> …", "│ lost", "busy")
+	h.wantIn("> 3    run     sleep 100", "interrupted", "3 actions")
+}
+
+func TestModel_AGapKeepsAnActionTheDaemonStillRuns(t *testing.T) {
+	tests := []struct {
+		name string
+		busy bool
+	}{
+		{"still running", true},
+		{"ended unseen", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newFake(1)
+			h := newHarness(t, c, 80, 24)
+			h.event(started("run: make"))
+			c.mu.Lock()
+			c.busy = tt.busy
+			c.mu.Unlock()
+			h.event(api.StreamEvent{Type: api.EventGap})
+			if tt.busy {
+				h.wantIn("> …    run     make", "running")
+				h.wantNotIn("lost")
+				return
+			}
+			h.wantNotIn("> …")
+			h.wantIn("ended unseen")
+		})
+	}
+}
+
+func TestModel_HeartbeatsChangeNothing(t *testing.T) {
+	h := newHarness(t, newFake(2), 80, 24)
+	h.event(started("run: make"))
+	before := h.view()
+	h.event(api.StreamEvent{Type: "heartbeat", Repo: repo})
+	if after := h.view(); after != before {
+		t.Errorf("a heartbeat changed the view:\n%s\n---\n%s", before, after)
+	}
+}
+
+// keyCmd sends one key and returns its command without running it.
+func (h *harness) keyCmd(k string) tea.Cmd {
+	h.t.Helper()
+	msg := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+	switch k {
+	case "enter":
+		msg = tea.KeyMsg{Type: tea.KeyEnter}
+	case "ctrl+c":
+		msg = tea.KeyMsg{Type: tea.KeyCtrlC}
+	}
+	_, cmd := h.m.Update(msg)
+	return cmd
+}
+
+// startPromptRun runs `sleep 9` from the prompt against a daemon that
+// holds it, and returns where the command's answer arrives.
+func startPromptRun(t *testing.T) (*harness, <-chan tea.Msg) {
+	c := newFake(1)
+	c.hold = make(chan struct{})
+	h := newHarness(t, c, 100, 24)
+	h.keys(":", "sleep 9")
+	cmd := h.keyCmd("enter")
+	answer := make(chan tea.Msg, 1)
+	go func() { answer <- cmd() }()
+	h.wantIn("running sleep 9 (ctrl+c interrupts)")
+	return h, answer
+}
+
+func isQuit(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	_, ok := cmd().(tea.QuitMsg)
+	return ok
+}
+
+func TestModel_CtrlCInterruptsThePromptsCommandOnly(t *testing.T) {
+	h, answer := startPromptRun(t)
+	if cmd := h.keyCmd("ctrl+c"); isQuit(cmd) {
+		t.Fatal("ctrl+c quit while a command ran")
+	}
+	h.wantIn("interrupting sleep 9…")
+	select {
+	case msg := <-answer:
+		h.send(msg)
+	case <-time.After(5 * time.Second):
+		t.Fatal("ctrl+c did not cancel the command's request")
+	}
+	h.wantIn("interrupted sleep 9")
+
+	// With nothing running, ctrl+c quits.
+	if !isQuit(h.keyCmd("ctrl+c")) {
+		t.Error("ctrl+c with nothing running did not quit")
+	}
+}
+
+func TestModel_QuitAsksWhileAPromptCommandRuns(t *testing.T) {
+	h, answer := startPromptRun(t)
+	if isQuit(h.keyCmd("q")) {
+		t.Fatal("q quit without asking while a command ran")
+	}
+	h.wantIn("[y/N] sleep 9 is still running; quit and interrupt it?")
+	h.keys("n")
+	h.wantIn("cancelled")
+	select {
+	case <-answer:
+		t.Fatal("declining to quit interrupted the command")
+	default:
+	}
+
+	h.keyCmd("q")
+	if !isQuit(h.keyCmd("y")) {
+		t.Fatal("y did not quit")
+	}
+	select {
+	case <-answer:
+	case <-time.After(5 * time.Second):
+		t.Fatal("quitting did not interrupt the command")
+	}
+}
+
+func TestModel_QAndCtrlCQuitWhenNothingRuns(t *testing.T) {
+	h := newHarness(t, newFake(1), 80, 24)
+	for _, k := range []string{"q", "ctrl+c"} {
+		if !isQuit(h.keyCmd(k)) {
+			t.Errorf("%s did not quit", k)
+		}
+	}
+}
+
+func TestModel_ResetRefusesASessionTheCapsuleDoesNotRun(t *testing.T) {
+	for _, k := range []string{"R", "r"} {
+		t.Run(k, func(t *testing.T) {
+			c := newFake(3)
+			h := newHarness(t, c, 100, 24)
+			h.keys("tab", "down", "tab") // session-0, recorded
+			h.wantIn("> app             session-0")
+			h.keys(k)
+			h.wantNotIn("[y/N]")
+			h.wantIn("session-0 is not the capsule's current session: krellin up --session session-0")
+			if got := c.requests(); len(got) != 0 {
+				t.Errorf("requests %+v", got)
+			}
+		})
+	}
+}
+
+func TestModel_ReplayShowsTheStepRunning(t *testing.T) {
+	c := newFake(3)
+	c.hold = make(chan struct{})
+	h := newHarness(t, c, 80, 24)
+	h.keys("p")
+	h.wantIn("replaying step 1 of 3… 0s")
+	h.event(api.StreamEvent{Type: api.EventReplay, Repo: repo, Message: "seq 1 run echo: ok"})
+	h.wantIn("seq 1 run echo: ok", "replaying step 2 of 3…")
+	h.m.now = func() time.Time { return time.Date(2026, 1, 1, 0, 0, 17, 0, time.UTC) }
+	h.wantIn("replaying step 2 of 3… 12s")
+}
+
+func TestModel_InvisibleCharactersAreShown(t *testing.T) {
+	h := newHarness(t, newFake(1), 100, 24)
+	h.event(started("run: cat \u202Etxt.exe"))
+	h.event(api.StreamEvent{Type: api.EventOutput, Repo: repo, Session: "session-1",
+		Data: []byte("a\u200Bb \u2066isolated\u2069\n")})
+	h.wantIn("cat <U+202E>txt.exe", "a<U+200B>b <U+2066>isolated<U+2069>")
+	h.event(api.StreamEvent{Type: api.EventState, Repo: repo, State: "running", Message: "up\u2028forged"})
+	h.wantIn("app: up<U+2028>forged")
+	for _, r := range []string{"\u202E", "\u200B", "\u2066", "\u2028"} {
+		h.wantNotIn(r)
+	}
+}
+
+func TestModel_TooSmallSaysSoInWholeWords(t *testing.T) {
+	for _, s := range []struct{ w, h int }{{39, 11}, {20, 5}, {12, 3}, {8, 1}, {3, 1}} {
+		h := newHarness(t, newFake(1), s.w, s.h)
+		v := h.view()
+		lines := strings.Split(v, "\n")
+		if len(lines) > s.h {
+			t.Errorf("%dx%d: %d lines: the start would scroll away:\n%s", s.w, s.h, len(lines), v)
+		}
+		for _, l := range lines {
+			if ansi.StringWidth(l) > s.w {
+				t.Errorf("%dx%d: line %q too wide", s.w, s.h, l)
+			}
+		}
+		size := strconv.Itoa(s.w) + "×" + strconv.Itoa(s.h)
+		whole := strings.Fields("krellin tui needs 40×12 at least; this is " + size +
+			" needs 40×12; is " + size + " too small …")
+		for _, w := range strings.Fields(v) {
+			if !slices.Contains(whole, w) {
+				t.Errorf("%dx%d: %q is a broken word:\n%s", s.w, s.h, w, v)
+			}
+		}
 	}
 }

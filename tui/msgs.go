@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/tui/capsules"
 	"github.com/krellin/krellin/tui/feed"
@@ -35,6 +37,13 @@ type feedMsg []feed.Update
 
 // doneMsg is the answer to an action, stop or remove the operator asked for.
 type doneMsg struct{ text string }
+
+// promptDoneMsg is the answer to the prompt's command id: a doneMsg or
+// an errMsg.
+type promptDoneMsg struct {
+	id  int
+	msg tea.Msg
+}
 
 // replayMsg is a finished replay's report.
 type replayMsg struct{ report json.RawMessage }

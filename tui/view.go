@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
@@ -38,8 +39,7 @@ func (m *Model) layout() {
 // View draws the window.
 func (m *Model) View() string {
 	if m.width < minWidth || m.height < minHeight {
-		msg := fmt.Sprintf("krellin tui needs %d×%d at least; this is %d×%d", minWidth, minHeight, m.width, m.height)
-		return ansi.Hardwrap(msg, max(1, m.width), true)
+		return m.tooSmall()
 	}
 	var body string
 	switch m.screen {
@@ -54,6 +54,33 @@ func (m *Model) View() string {
 	}
 	body = lipgloss.NewStyle().Height(m.height - 3).MaxHeight(m.height - 3).Render(body)
 	return m.header() + "\n" + body + "\n" + m.statusLine()
+}
+
+// tooSmall says the window is too small, in the longest of a few
+// wordings that fits whole: a cut message would lose its start when
+// the terminal scrolls, or break mid-word.
+func (m *Model) tooSmall() string {
+	w, h := max(1, m.width), max(1, m.height)
+	for _, msg := range []string{
+		fmt.Sprintf("krellin tui needs %d×%d at least; this is %d×%d", minWidth, minHeight, m.width, m.height),
+		fmt.Sprintf("needs %d×%d; is %d×%d", minWidth, minHeight, m.width, m.height),
+		fmt.Sprintf("needs %d×%d", minWidth, minHeight),
+		"too small",
+		"small",
+	} {
+		lines := strings.Split(ansi.Wordwrap(msg, w, " "), "\n")
+		if len(lines) > h {
+			continue
+		}
+		fits := true
+		for _, l := range lines {
+			fits = fits && ansi.StringWidth(l) <= w
+		}
+		if fits {
+			return strings.Join(lines, "\n")
+		}
+	}
+	return ansi.Truncate("…", w, "")
 }
 
 // header names the tool, the stream's state and the help key.
@@ -83,6 +110,10 @@ func (m *Model) mainView() string {
 	b.WriteString(m.acts.View(m.focus == actionPane, m.now()))
 	if l := m.acts.Live(); l != nil {
 		tail := l.Tail(liveLines)
+		if l.Lost != "" {
+			tail = append(tail, "lost: "+l.Lost)
+			tail = tail[max(0, len(tail)-liveLines):]
+		}
 		for i := 0; i < liveLines; i++ {
 			line := ""
 			if i < len(tail) {
@@ -103,8 +134,16 @@ func (m *Model) logTitle() string {
 	if m.acts.Following() {
 		follow = " · following"
 	}
-	t := fmt.Sprintf("%s · %s · %d actions%s", m.shown.Session, filepath.Base(m.shown.Repo), max(0, m.acts.Len()-1), follow)
+	t := fmt.Sprintf("%s · %s · %s%s", m.shown.Session, filepath.Base(m.shown.Repo), plural(max(0, m.acts.Len()-1), "action"), follow)
 	return m.styles.Title.Render(ansi.Truncate(termsafe.Line(t), m.width, "…"))
+}
+
+// plural counts n things: "1 action", "2 actions".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // statusLine is the prompt, a question, a notice, or the short help.
@@ -114,7 +153,7 @@ func (m *Model) statusLine() string {
 	case m.prompt != nil:
 		line = m.prompt.View(m.width)
 	case m.confirm != nil:
-		line = m.styles.Warn.Render(ansi.Truncate(m.confirm.question, m.width, "…"))
+		line = m.styles.Warn.Render(ansi.Truncate(termsafe.Line(m.confirm.question), m.width, "…"))
 	case m.notice != "":
 		st := m.styles.Bad
 		if m.noticeOK {
@@ -175,6 +214,16 @@ func helpLine(m *Model, b key.Binding) string {
 	return m.styles.Key.Render(fmt.Sprintf("%-7s", h.Key)) + " " + h.Desc
 }
 
+// replayRunning says which step the replay is at and for how long it
+// has run: progress arrives only as steps finish.
+func (m *Model) replayRunning() string {
+	took := m.now().Sub(m.replayFrom).Round(time.Second).String()
+	if m.replayTotal == 0 || m.replayStep >= m.replayTotal {
+		return "replaying… " + took
+	}
+	return fmt.Sprintf("replaying step %d of %d… %s", m.replayStep+1, m.replayTotal, took)
+}
+
 func (m *Model) replayView() string {
 	var b strings.Builder
 	b.WriteString(m.styles.Title.Render("replay of "+m.shown.Session) + "\n")
@@ -193,7 +242,7 @@ func (m *Model) replayView() string {
 		text := "diverged: " + termsafe.Line(r.Divergence)
 		b.WriteString("\n" + m.styles.Bad.Render(ansi.Wordwrap(text, m.width, " ")) + "\n")
 	case m.replayBusy:
-		b.WriteString("\n" + m.styles.Busy.Render("replaying…") + "\n")
+		b.WriteString("\n" + m.styles.Busy.Render(ansi.Truncate(m.replayRunning(), m.width, "…")) + "\n")
 	}
 	if r := m.replayReport; r != nil && len(r.OutputDiff) > 0 {
 		b.WriteString(m.styles.Warn.Render(fmt.Sprintf("output differs at seq %v", r.OutputDiff)) + "\n")

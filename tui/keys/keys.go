@@ -11,7 +11,7 @@ type Map struct {
 	Focus, Open, Back                       key.Binding
 	Run, ResetTo, ResetBase, Replay         key.Binding
 	Stop, Remove, Reload, Help, Quit        key.Binding
-	Yes                                     key.Binding
+	Interrupt, Yes                          key.Binding
 }
 
 // Default returns the key map.
@@ -37,7 +37,8 @@ func Default() Map {
 		Remove:    b("D", "remove the capsule", "D"),
 		Reload:    b("ctrl+l", "reload everything", "ctrl+l"),
 		Help:      b("?", "help", "?"),
-		Quit:      b("q", "quit", "q", "ctrl+c"),
+		Quit:      b("q", "quit", "q"),
+		Interrupt: b("ctrl+c", "interrupt the command; quit if none", "ctrl+c"),
 		Yes:       b("y", "confirm (any other key cancels)", "y", "Y"),
 	}
 }
@@ -51,6 +52,6 @@ func (m Map) ShortHelp() []key.Binding {
 func (m Map) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{m.Up, m.Down, m.PageUp, m.PageDown, m.Top, m.Bottom, m.Focus, m.Open, m.Back},
-		{m.Run, m.ResetTo, m.ResetBase, m.Replay, m.Stop, m.Remove, m.Yes, m.Reload, m.Help, m.Quit},
+		{m.Run, m.ResetTo, m.ResetBase, m.Replay, m.Stop, m.Remove, m.Yes, m.Reload, m.Help, m.Interrupt, m.Quit},
 	}
 }
