@@ -124,17 +124,29 @@ type logOptions struct {
 	output  bool // with follow: print output as it comes
 }
 
+// followSource is the part of api.Client a follower reloads from.
+type followSource interface {
+	Log(ctx context.Context, t api.Target) ([]api.Action, error)
+	Status(ctx context.Context, t api.Target) (api.Status, error)
+}
+
+var _ followSource = (*api.Client)(nil)
+
 // follower prints a session's actions as they are recorded. It knows the
 // newest seq it printed, so a reload after a gap prints only what is new
 // and an action is never printed twice.
 type follower struct {
 	a    *app
-	c    *api.Client
+	c    followSource
 	t    api.Target
 	o    logOptions
 	enc  *json.Encoder
 	name string // the session followed
 	last int    // the newest seq printed, -1 for none
+	// inFlight is the summary of the action whose start was printed and
+	// whose end was not yet; unseen is one whose end the follower missed
+	// (the daemon went away), until a reload says what became of it.
+	inFlight, unseen string
 }
 
 // followLog prints the log, then every action recorded after it, until
@@ -148,10 +160,12 @@ func (a *app) followLog(ctx context.Context, c *api.Client, t api.Target, acts [
 		f.enc.SetEscapeHTML(false)
 	} else {
 		// In JSON the log comes as events after the stream's first gap.
-		if err := a.renderLog(acts); err != nil {
-			return err
-		}
+		// In text, the history is printed in the columns of live rows.
 		f.setSession(acts)
+		f.heading(acts)
+		for _, x := range acts {
+			f.line(x)
+		}
 		f.last = len(acts) - 1
 	}
 	feed.Follow(ctx, c, api.Target{Repo: t.Repo}, f.update)
@@ -163,6 +177,7 @@ func (f *follower) update(u feed.Update) {
 	switch {
 	case u.Lost != nil:
 		fmt.Fprintf(f.a.stderr, "krellin: lost the daemon (%s); reconnecting\n", termsafe.Line(u.Lost.Error()))
+		f.missedEnd("the daemon went away")
 	case u.Back != nil:
 		fmt.Fprintf(f.a.stderr, "krellin: reconnected to the daemon (pid %d)\n", u.Back.PID)
 	case u.Event != nil:
@@ -171,15 +186,27 @@ func (f *follower) update(u feed.Update) {
 }
 
 func (f *follower) event(e api.StreamEvent) {
-	if e.Type == api.EventGap {
+	switch e.Type {
+	case api.EventGap:
 		f.emit(e)
+		if f.inFlight != "" && !f.stillRunning() {
+			f.missedEnd("events were missed")
+		}
 		f.reload(e)
+		return
+	case feed.Heartbeat:
+		// Only says the stream is alive: JSON readers may see it.
+		f.emit(e)
 		return
 	}
 	if f.o.session != "" && e.Session != "" && e.Session != f.o.session {
 		return
 	}
 	if e.Type == api.EventFinished && e.Action != nil {
+		f.inFlight = ""
+		if sub := e.Action.Subject; f.unseen != "" && (sub == f.unseen || strings.HasPrefix(sub, f.unseen+" (")) {
+			f.unseen = "" // its end came after all, and prints as usual
+		}
 		f.finished(e)
 		return
 	}
@@ -203,6 +230,42 @@ func (f *follower) finished(e api.StreamEvent) {
 	}
 }
 
+// stillRunning asks the daemon whether the capsule still runs the action
+// in flight.
+func (f *follower) stillRunning() bool {
+	st, err := f.c.Status(context.Background(), f.t)
+	return err == nil && st.Busy && st.Session == f.name && st.Running == f.inFlight
+}
+
+// missedEnd says that the end of the action in flight was not seen; the
+// next reload says what the log recorded of it.
+func (f *follower) missedEnd(why string) {
+	if f.inFlight == "" {
+		return
+	}
+	fmt.Fprintf(f.a.stderr, "krellin: did not see the end of %s (%s)\n", termsafe.Line(f.inFlight), why)
+	f.unseen, f.inFlight = f.inFlight, ""
+}
+
+// settleUnseen says what the reloaded log recorded of the action whose
+// end was missed: its record (subject "SUMMARY" or "SUMMARY (status)"),
+// or nothing.
+func (f *follower) settleUnseen(fresh []api.Action) {
+	if f.unseen == "" {
+		return
+	}
+	for _, a := range fresh {
+		if a.Subject == f.unseen || strings.HasPrefix(a.Subject, f.unseen+" (") {
+			fmt.Fprintf(f.a.stderr, "krellin: the log records %s as seq %d: %s\n",
+				termsafe.Line(f.unseen), a.Seq, termsafe.Line(statusText(a)))
+			f.unseen = ""
+			return
+		}
+	}
+	fmt.Fprintf(f.a.stderr, "krellin: the log does not record %s\n", termsafe.Line(f.unseen))
+	f.unseen = ""
+}
+
 // reload reads the log again and prints the actions not printed yet; at
 // is the event that called for it.
 func (f *follower) reload(at api.StreamEvent) {
@@ -217,6 +280,7 @@ func (f *follower) reload(at api.StreamEvent) {
 			fmt.Fprintf(f.a.stdout, "── session %s\n", termsafe.Line(f.name))
 		}
 	}
+	var fresh []api.Action
 	for _, a := range acts {
 		if a.Seq <= f.last {
 			continue
@@ -226,7 +290,9 @@ func (f *follower) reload(at api.StreamEvent) {
 			Message: fromLog})
 		f.line(a)
 		f.last = a.Seq
+		fresh = append(fresh, a)
 	}
+	f.settleUnseen(fresh)
 }
 
 // fromLog marks finished events read from the log after a gap.
@@ -251,13 +317,34 @@ func (f *follower) emit(e api.StreamEvent) {
 	}
 }
 
-// line prints one recorded action, in the columns of the log's table.
+// heading names the session followed and the columns of its rows.
+func (f *follower) heading(acts []api.Action) {
+	if len(acts) > 0 {
+		s := acts[0]
+		n := len(acts) - 1
+		count := fmt.Sprintf("%d actions", n)
+		if n == 1 {
+			count = "1 action"
+		}
+		fmt.Fprintf(f.a.stdout, "%s · base %s · image %s · %s\n", termsafe.Line(sessionOf(s)), short(s.Base), short(s.Image), count)
+	}
+	f.row("SEQ", "ACTION", "WHAT", "STATUS", "TOOK", "COMMIT")
+}
+
+// line prints one recorded action.
 func (f *follower) line(x api.Action) {
 	if f.enc != nil {
 		return
 	}
-	fmt.Fprintf(f.a.stdout, "%4d  %-7s  %-40s  %-12s  %7s  %s\n", x.Seq, x.Action, clip(what(x), 40),
-		clip(statusText(x), 30), ms(x.DurationMS), x.Commit[:min(10, len(x.Commit))])
+	f.row(strconv.Itoa(x.Seq), x.Action, what(x), statusText(x), ms(x.DurationMS), x.Commit[:min(10, len(x.Commit))])
+}
+
+// row prints one row in the follower's columns: the history, actions as
+// they start and as they are recorded all line up.
+func (f *follower) row(seq, action, what, status, took, commit string) {
+	line := fmt.Sprintf("%4s  %-7s  %-40s  %-12s  %7s  %s", seq, clip(action, 7), clip(what, 40),
+		clip(status, 30), took, commit)
+	fmt.Fprintln(f.a.stdout, strings.TrimRight(line, " "))
 }
 
 // clip makes text one safe line of at most n runes.
@@ -275,13 +362,16 @@ func (f *follower) print(e api.StreamEvent) {
 	switch e.Type {
 	case api.EventStarted:
 		if f.o.output {
-			fmt.Fprintf(f.a.stdout, "   …  %s\n", termsafe.Line(e.Summary))
+			kind, rest, _ := strings.Cut(e.Summary, ": ")
+			f.row("…", kind, rest, "running", "", "")
+			f.inFlight = e.Summary
 		}
 	case api.EventOutput:
 		if f.o.output {
 			f.outputData(e)
 		}
 	case api.EventRefused:
+		f.inFlight = ""
 		if e.Error != nil {
 			fmt.Fprintf(w, "krellin: refused %s: %s\n", termsafe.Line(e.Summary), termsafe.Line(e.Error.Message))
 		}

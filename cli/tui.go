@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -9,6 +10,10 @@ import (
 
 	"github.com/krellin/krellin/tui"
 )
+
+// errDumbTerminal is why the TUI does not start on a terminal that cannot
+// move its cursor, and what to use instead.
+var errDumbTerminal = errors.New("krellin tui needs a terminal that supports cursor movement; use krellin log --follow")
 
 func (a *app) tuiCommand() *cobra.Command {
 	return &cobra.Command{
@@ -24,6 +29,9 @@ itself when the daemon restarts.`,
   NO_COLOR=1 krellin tui -C ~/src/project`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv("TERM") == "dumb" {
+				return &ExitError{Code: exitUsage, Err: errDumbTerminal}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM)
 			defer stop()
 			c, err := a.client(ctx)
