@@ -21,7 +21,7 @@ import (
 // reconnects later, is told of a gap and reloads the durable log.
 const (
 	maxEvents     = 20000
-	maxEventBytes = 32 << 20
+	maxEventBytes = 16 << 20
 	// sendBatch bounds what one follower holds while it writes, so a
 	// follower that stops reading pins little memory.
 	sendBatch = 256
@@ -212,7 +212,35 @@ func (d *Daemon) eventsQuery(q url.Values) (since uint64, epoch, repo string, er
 }
 
 // actionEvent is the template of one action's events.
-type actionEvent struct{ api.StreamEvent }
+type actionEvent struct {
+	api.StreamEvent
+	live *liveBudget // shared by the action's output streams
+}
+
+// liveBudget bounds how much of one action's output goes on the event
+// stream: followers see the start of a flood and a note that it was cut,
+// and the daemon does not spend its time and memory on the rest, which
+// the action's note keeps anyway.
+type liveBudget struct {
+	mu   sync.Mutex // guards left
+	left int
+}
+
+// maxLiveOutput is the output of one action put on the event stream.
+const maxLiveOutput = 1 << 20
+
+// take returns how much of n bytes may go out, and whether this call used
+// the budget up.
+func (l *liveBudget) take(n int) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.left <= 0 {
+		return 0, false
+	}
+	k := min(n, l.left)
+	l.left -= k
+	return k, l.left == 0
+}
 
 // event starts the events of action r on c.
 func (c *Capsule) event(r actions.Request, who *api.Author) actionEvent {
@@ -222,7 +250,7 @@ func (c *Capsule) event(r actions.Request, who *api.Author) actionEvent {
 	if who != nil {
 		e.Author = who.Name
 	}
-	return actionEvent{e}
+	return actionEvent{StreamEvent: e, live: &liveBudget{left: maxLiveOutput}}
 }
 
 func (a actionEvent) with(typ string) api.StreamEvent {
@@ -231,12 +259,17 @@ func (a actionEvent) with(typ string) api.StreamEvent {
 	return e
 }
 
-// output tees w into output events.
+// output tees w into output events, up to the action's live budget.
 func (a actionEvent) output(b *bus, stream string, w io.Writer) io.Writer {
 	return writerFunc(func(p []byte) (int, error) {
-		e := a.with(api.EventOutput)
-		e.Stream, e.Data = stream, append([]byte(nil), p...)
-		b.publish(e)
+		if k, spent := a.live.take(len(p)); k > 0 {
+			e := a.with(api.EventOutput)
+			e.Stream, e.Data = stream, append([]byte(nil), p[:k]...)
+			if spent {
+				e.Message = fmt.Sprintf("live output stops after %d MiB; the action's note keeps the whole output", maxLiveOutput>>20)
+			}
+			b.publish(e)
+		}
 		return w.Write(p)
 	})
 }

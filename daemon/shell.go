@@ -183,14 +183,13 @@ func (t *terminal) pump(c *Capsule, tty *capsule.TTY, cast *asciicast.Recorder, 
 	p := pumped{output: make(chan struct{}), client: make(chan struct{}), cast: make(chan struct{})}
 	var castMu sync.Mutex // guards cast between the two pumps
 	ev := c.event(r, nil)
+	live := ev.output(c.d.events, "stdout", io.Discard)
 	screen := writerFunc(func(b []byte) (int, error) {
 		castMu.Lock()
 		cast.Output(time.Now(), b)
 		castMu.Unlock()
 		t.send(api.FrameData, b)
-		e := ev.with(api.EventOutput)
-		e.Stream, e.Data = "stdout", append([]byte(nil), b...)
-		c.d.events.publish(e)
+		live.Write(b)
 		return len(b), nil
 	})
 	go func() {
