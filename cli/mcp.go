@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"strings"
 
-	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/krellin/krellin/api"
@@ -60,7 +59,7 @@ func (a *app) serveMCP(ctx context.Context, session, author string) error {
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	set := tools.New(c, t, api.Author{Name: "mcp client"})
-	return mcp.Serve(ctx, set, mcp.Options{Version: version(), Author: author, Log: log}, &sdk.StdioTransport{})
+	return mcp.Serve(ctx, set, mcp.Options{Version: version(), Author: author, Log: log}, mcp.Guarded(os.Stdin, os.Stdout))
 }
 
 // projectDir finds the repository when -C is not given and the client

@@ -39,7 +39,28 @@ func NewServer(set *tools.Set, o Options) *sdk.Server {
 	for _, t := range set.List() {
 		s.AddTool(toolOf(t), handler(set, t, o))
 	}
+	s.AddReceivingMiddleware(unknownTools(set))
 	return s
+}
+
+// unknownTools answers a call of a tool that does not exist with an
+// error result naming the tools, which the model can act on, instead of
+// the protocol error the SDK would send.
+func unknownTools(set *tools.Set) sdk.Middleware {
+	known := map[string]bool{}
+	for _, t := range set.List() {
+		known[t.Name] = true
+	}
+	return func(next sdk.MethodHandler) sdk.MethodHandler {
+		return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+			call, ok := req.(*sdk.CallToolRequest)
+			if method != "tools/call" || !ok || call.Params == nil || known[call.Params.Name] {
+				return next(ctx, method, req)
+			}
+			res := set.Call(ctx, call.Params.Name, nil, "")
+			return &sdk.CallToolResult{Content: []sdk.Content{&sdk.TextContent{Text: res.Text}}, IsError: true}, nil
+		}
+	}
 }
 
 // Serve runs the server on transport until the client disconnects or ctx
