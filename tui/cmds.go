@@ -57,7 +57,7 @@ func next(ctx context.Context, inbox <-chan feed.Update) tea.Cmd {
 }
 
 // loadCapsules lists the capsules and each one's sessions.
-func loadCapsules(ctx context.Context, c Client) tea.Cmd {
+func loadCapsules(ctx context.Context, c Client, asOf uint64) tea.Cmd {
 	return func() tea.Msg {
 		caps, err := c.Capsules(ctx)
 		if err != nil {
@@ -74,7 +74,7 @@ func loadCapsules(ctx context.Context, c Client) tea.Cmd {
 				entries = append(entries, capsules.Entry{Capsule: st, Session: s})
 			}
 		}
-		return capsulesMsg{entries}
+		return capsulesMsg{entries, asOf}
 	}
 }
 

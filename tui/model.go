@@ -79,6 +79,8 @@ type Model struct {
 	runs    int           // prompt commands started, to tell their answers apart
 
 	conn     conn
+	seen     uint64            // events applied, to order them against reloads
+	changed  map[string]uint64 // per repository, seen at its last start or end
 	notice   string
 	noticeOK bool // false draws the notice as an error
 
@@ -137,8 +139,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case feedMsg:
 		return tea.Batch(m.onFeed(msg), next(m.ctx, m.inbox))
 	case capsulesMsg:
-		m.caps.Set(msg.entries, m.opts.Repo)
-		m.settleLive(msg.entries)
+		m.setCapsules(msg)
 		m.layout()
 		return m.selectionChanged(true)
 	case promptDoneMsg:
@@ -155,7 +156,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.say(msg.text, true)
 	case replayMsg:
 		m.replayDone(msg.report)
-		return loadCapsules(m.ctx, m.client) // the replay's session is new
+		return m.reload() // the replay's session is new
 	case errMsg:
 		m.say(msg.op+": "+msg.err.Error(), false)
 		if msg.op == "replay" {
@@ -213,7 +214,7 @@ func (m *Model) onFeed(updates feedMsg) tea.Cmd {
 			// What ran when the daemon went away may have ended unseen.
 			m.conn = connected
 			m.say(fmt.Sprintf("reconnected to the daemon (pid %d)", u.Back.PID), true)
-			cmds = append(cmds, loadCapsules(m.ctx, m.client))
+			cmds = append(cmds, m.reload())
 		case u.Event != nil:
 			if m.conn == connecting {
 				m.conn = connected
@@ -233,11 +234,19 @@ func (m *Model) onFeed(updates feedMsg) tea.Cmd {
 // onEvent applies one event of the stream.
 func (m *Model) onEvent(e api.StreamEvent) tea.Cmd {
 	mine := e.Repo == m.shown.Repo && e.Session == m.shown.Session
+	m.seen++
+	switch e.Type {
+	case api.EventStarted, api.EventFinished, api.EventRefused:
+		if m.changed == nil {
+			m.changed = map[string]uint64{}
+		}
+		m.changed[e.Repo] = m.seen
+	}
 	switch e.Type {
 	case api.EventGap:
 		// The end of the action in flight may be among the missed events.
 		m.acts.Lose("its end was not seen", m.now())
-		return loadCapsules(m.ctx, m.client)
+		return m.reload()
 	case api.EventStarted:
 		m.caps.Busy(e.Repo, termsafe.Line(e.Summary))
 		if mine {
@@ -265,22 +274,39 @@ func (m *Model) onEvent(e api.StreamEvent) tea.Cmd {
 		m.replayEvent(e)
 	case api.EventState:
 		m.say(filepath.Base(e.Repo)+": "+e.Message, true)
-		return loadCapsules(m.ctx, m.client)
+		return m.reload()
 	}
 	return nil
+}
+
+// reload lists the capsules again, noting how many events the model has
+// applied: the answer may be older than events applied meanwhile.
+func (m *Model) reload() tea.Cmd {
+	return loadCapsules(m.ctx, m.client, m.seen)
+}
+
+// setCapsules puts a reloaded list in place. A capsule whose action
+// started or ended after the list was asked for keeps what the events
+// said: the list's word on it is older.
+func (m *Model) setCapsules(msg capsulesMsg) {
+	newer := map[string]string{}
+	for repo, at := range m.changed {
+		if running, ok := m.caps.InFlight(repo); ok && at > msg.asOf {
+			newer[repo] = running
+		}
+	}
+	m.caps.Set(msg.entries, m.opts.Repo)
+	for repo, running := range newer {
+		m.caps.Busy(repo, running)
+	}
+	m.settleLive()
 }
 
 // settleLive keeps the action in flight marked lost when the reloaded
 // status says its capsule still runs an action in the shown session,
 // and drops it otherwise: the reloaded log holds its record, if any.
-func (m *Model) settleLive(entries []capsules.Entry) {
-	running := false
-	for _, e := range entries {
-		if e.Capsule.Repo == m.shown.Repo && e.Session.Name == m.shown.Session && e.Current() {
-			running = e.Capsule.Busy
-		}
-	}
-	if m.acts.Settle(running) {
+func (m *Model) settleLive() {
+	if m.acts.Settle(m.caps.Runs(m.shown.Repo, m.shown.Session)) {
 		m.say("the action in flight ended unseen; the log says how it ended", false)
 	}
 }
@@ -401,7 +427,7 @@ func (m *Model) mainKey(k tea.KeyMsg) tea.Cmd {
 		m.ask("[y/N] remove the capsule of %s and its workspace? Sessions stay in git.", remove)
 	case key.Matches(k, km.Reload):
 		m.say("reloading…", true)
-		return loadCapsules(m.ctx, m.client)
+		return m.reload()
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/tui/capsules"
 	"github.com/krellin/krellin/tui/feed"
 	"github.com/krellin/krellin/tui/theme"
 )
@@ -649,4 +650,22 @@ func TestModel_TooSmallSaysSoInWholeWords(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestModel_AReloadOlderThanAnEventDoesNotUndoIt(t *testing.T) {
+	h := newHarness(t, newFake(1), 80, 24)
+	h.event(started("run: make"))
+	asOf := h.m.seen // the list is asked for while make runs...
+	a := runAction(2, "make")
+	h.event(api.StreamEvent{Type: api.EventFinished, Repo: repo, Session: "session-1", Action: &a})
+	h.wantNotIn("busy")
+
+	// ...and answers after make was recorded.
+	st := api.Status{Repo: repo, Capsule: "krellin-app", State: "running", Session: "session-1", Busy: true, Running: "run: make"}
+	h.send(capsulesMsg{entries: []capsules.Entry{{Capsule: st, Session: api.Session{Name: "session-1"}}}, asOf: asOf})
+	h.wantNotIn("busy")
+
+	// A list asked for after the event stands.
+	h.send(capsulesMsg{entries: []capsules.Entry{{Capsule: st, Session: api.Session{Name: "session-1"}}}, asOf: h.m.seen})
+	h.wantIn("busy")
 }

@@ -17,8 +17,12 @@ type errMsg struct {
 	err error
 }
 
-// capsulesMsg is the capsule list with every capsule's sessions.
-type capsulesMsg struct{ entries []capsules.Entry }
+// capsulesMsg is the capsule list with every capsule's sessions, as
+// asked for when the model had seen asOf events.
+type capsulesMsg struct {
+	entries []capsules.Entry
+	asOf    uint64
+}
 
 // logMsg is a session's recorded actions.
 type logMsg struct {

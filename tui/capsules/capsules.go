@@ -108,6 +108,28 @@ func (m *Model) Busy(repo, running string) {
 	}
 }
 
+// InFlight returns what repo's capsule runs ("" when idle), and whether
+// the list has that capsule.
+func (m Model) InFlight(repo string) (string, bool) {
+	for _, e := range m.entries {
+		if e.Capsule.Repo == repo {
+			return e.Capsule.Running, true
+		}
+	}
+	return "", false
+}
+
+// Runs reports whether repo's capsule runs an action in session, its
+// current one.
+func (m Model) Runs(repo, session string) bool {
+	for _, e := range m.entries {
+		if e.Capsule.Repo == repo && e.Session.Name == session && e.Current() {
+			return e.Capsule.Busy
+		}
+	}
+	return false
+}
+
 // Recorded counts a new action on repo's current session.
 func (m *Model) Recorded(repo, session string, seq int) {
 	for i := range m.entries {
