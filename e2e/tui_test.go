@@ -63,11 +63,33 @@ func (s *screen) keys(keys ...string) {
 	s.e.t.Helper()
 	for _, k := range keys {
 		switch k {
-		case "Enter", "Escape", "Up", "Down", "Tab":
+		case "Enter", "Escape", "Up", "Down", "Tab", "C-c":
 			s.tmux("send-keys", "-t", "k", k)
 		default:
 			s.tmux("send-keys", "-t", "k", "-l", k)
 		}
+	}
+}
+
+// waitGone waits until the pane shows none of bad, and returns it.
+func (s *screen) waitGone(what string, bad ...string) string {
+	s.e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		pane := s.capture()
+		left := ""
+		for _, b := range bad {
+			if strings.Contains(pane, b) {
+				left = b
+			}
+		}
+		if left == "" {
+			return pane
+		}
+		if time.Now().After(deadline) {
+			s.e.t.Fatalf("%s: the pane still shows %q:\n%s", what, left, pane)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -117,7 +139,7 @@ func TestTUI_ShowsARunLiveItsDetailAndAReset(t *testing.T) {
 	if r := <-done; r.code != 0 {
 		t.Fatalf("krellin run: %s", r)
 	}
-	s.waitFor("the run recorded", "> 1    run", "exit 0", "1 actions")
+	s.waitFor("the run recorded", "> 1    run", "exit 0", "1 action")
 
 	// Its detail: the command, the output and the diff.
 	s.keys("Enter")
@@ -157,6 +179,70 @@ func TestTUI_ReconnectsAfterTheDaemonRestarts(t *testing.T) {
 	s.waitFor("the daemon gone", "daemon gone, reconnecting")
 	e.ok("run", "--", "echo", "after-restart") // starts a new daemon
 	s.waitFor("reconnected", "reconnected to the daemon", "echo after-restart", "krellin · live")
+}
+
+func TestTUI_CtrlCInterruptsThePromptsCommandNotTheTUI(t *testing.T) {
+	e := newEnv(t)
+	e.up()
+	s := e.startTUI(100, 30)
+	s.waitFor("first screen", "krellin · live", "session-1*")
+
+	s.keys(":", "sleep 30", "Enter")
+	s.waitFor("the prompt's run in flight", "running", "sh -c 'sleep 30'")
+	s.keys("C-c")
+	s.waitFor("the run interrupted", "1    run     sh -c 'sleep 30'", "interrupted", "krellin · live")
+
+	// Nothing runs now: q quits.
+	s.keys("q")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := exec.Command("tmux", "-S", s.sock, "list-panes", "-t", "k").CombinedOutput()
+		if err != nil {
+			break // the session ended with the TUI
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not quit: %s\n%s", out, s.capture())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestTUI_DropsTheGhostRowOfAKilledDaemon(t *testing.T) {
+	e := newEnv(t)
+	e.up()
+	s := e.startTUI(100, 30)
+	s.waitFor("first screen", "krellin · live", "session-1*")
+
+	go e.exec("", "", "run", "--", "sleep", "30")
+	s.waitFor("the run in flight", "run     sleep 30", "running", "busy")
+	killDaemon(e)
+	s.waitFor("the row marked", "lost: the daemon went away")
+
+	e.ok("run", "--", "echo", "after-kill") // starts a new daemon
+	s.waitFor("reconnected", "echo after-kill", "krellin · live")
+	s.waitGone("the ghost row dropped", "│ lost", "> …", "busy")
+}
+
+// killDaemon kills the test's daemon with SIGKILL, mid-whatever, and
+// waits until it is gone.
+func killDaemon(e *env) {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.home, "daemon.pid"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		e.t.Fatalf("daemon.pid: %v", err)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(15 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("daemon %d still runs after SIGKILL", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // stopDaemon stops the test's daemon with SIGTERM, as an operator
@@ -264,12 +350,33 @@ func TestLogFollow_PrintsRunsAndSurvivesADaemonRestart(t *testing.T) {
 	f.waitFor(t, "stderr", "reconnected to the daemon")
 	f.waitFor(t, "stdout", "2  run      echo after-restart")
 
-	if n := strings.Count(f.stdout.String(), "echo followed-one "); n != 1 {
+	if n := strings.Count(f.stdout.String(), "1  run      echo followed-one "); n != 1 {
 		t.Errorf("seq 1 printed %d times:\n%s", n, f.stdout)
 	}
 	if code := f.interrupt(t); code != 0 {
 		t.Errorf("Ctrl-C: exit %d, want 0", code)
 	}
+}
+
+func TestLogFollow_SaysWhenItMissedTheEndOfAnAction(t *testing.T) {
+	e := newEnv(t)
+	e.up()
+	f := e.follow("--output")
+	f.waitFor(t, "stdout", "SEQ  ACTION")
+
+	go e.exec("", "", "run", "--", "sleep", "30")
+	f.waitFor(t, "stdout", "…  run      sleep 30")
+	killDaemon(e)
+	f.waitFor(t, "stderr", "did not see the end of run: sleep 30 (the daemon went away)")
+
+	e.ok("run", "--", "echo", "after-kill") // starts a new daemon
+	f.waitFor(t, "stdout", "run      echo after-kill")
+	f.waitFor(t, "stderr", "run: sleep 30")
+	if !strings.Contains(f.stderr.String(), "the log records run: sleep 30") &&
+		!strings.Contains(f.stderr.String(), "the log does not record run: sleep 30") {
+		t.Errorf("the follower never said what became of the action:\n%s", f.stderr)
+	}
+	f.interrupt(t)
 }
 
 func TestLogFollowJSON_IsOneEventPerLine(t *testing.T) {
