@@ -3,11 +3,14 @@ package actions
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
 	"github.com/krellin/krellin/notes"
+	"github.com/krellin/krellin/workspace"
 )
 
 // EditSpec is the input of an edit: replace the one occurrence of Old in
@@ -73,8 +76,10 @@ func EditFile(root *os.Root, r Request) (rec notes.Record) {
 func readBeneath(root *os.Root, p string) ([]byte, error) {
 	fi, err := root.Lstat(p)
 	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s does not exist in the workspace (create it with a write)", p)
 	case err != nil:
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, workspace.Classify(p, err)
 	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("%s is not a regular file", p)
 	case fi.Size() > MaxInput:

@@ -271,6 +271,7 @@ type Match struct {
 
 // SearchResult is what a search found.
 type SearchResult struct {
-	Matches []Match `json:"matches"`
-	Cut     bool    `json:"cut,omitempty"`
+	Matches []Match  `json:"matches"`
+	Cut     bool     `json:"cut,omitempty"`
+	Skipped []string `json:"skipped,omitempty"` // binary or too large to search
 }

@@ -170,7 +170,7 @@ func (a *app) sessionEnded(end api.EndFrame) error {
 	if act == nil {
 		return api.ErrTTYClosed
 	}
-	fmt.Fprintf(a.stderr, "\r\nkrellin: session recorded as action %d (%s); `krellin show %d` has its transcript\n", act.Seq, act.Status, act.Seq)
+	fmt.Fprintf(a.stderr, "\r\nkrellin: session recorded as action %d (%s); `krellin show %d` has its transcript\n", act.Seq, statusText(*act), act.Seq)
 	switch {
 	case act.ExitCode != nil && *act.ExitCode != 0:
 		return &ExitError{Code: *act.ExitCode}

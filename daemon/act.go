@@ -85,7 +85,7 @@ func (c *Capsule) actLocked(ctx context.Context, eng *capsule.Engine, req api.Ac
 		return api.Action{}, fmt.Errorf("%w: no session on this capsule (start one with `krellin up`)", errNotFound)
 	}
 	if req.Session != "" && req.Session != c.st.Session {
-		return api.Action{}, fmt.Errorf("%w: the capsule runs session %s, not %s (switch with `krellin up --session %s`)",
+		return api.Action{}, fmt.Errorf("%w: the capsule runs session %s now, not %s, which this client works on; a capsule runs one session at a time (the operator switches back with `krellin up --session %s`)",
 			actions.ErrBadRequest, c.st.Session, req.Session, req.Session)
 	}
 	return c.act(ctx, eng, r, p, stdout, stderr)
@@ -101,6 +101,9 @@ func (c *Capsule) act(ctx context.Context, eng *capsule.Engine, r actions.Reques
 		return api.Action{}, err
 	}
 	if err := c.adopt(ctx, eng); err != nil {
+		return api.Action{}, err
+	}
+	if err := c.checkWorkdir(r); err != nil {
 		return api.Action{}, err
 	}
 	var recovered string
@@ -332,6 +335,24 @@ func (c *Capsule) adopt(ctx context.Context, eng *capsule.Engine) error {
 		Error: "the workspace changed after the last recorded action; an action was interrupted before it was recorded (the daemon stopped)"}
 	_, err = c.record(actions.Request{Kind: actions.Recover}, rec)
 	return err
+}
+
+// checkWorkdir refuses a command whose working directory is not a
+// directory of the workspace, before anything runs: the engine's own
+// error for it is cryptic and would be recorded as the command's.
+func (c *Capsule) checkWorkdir(r actions.Request) error {
+	if (r.Kind != actions.Run && r.Kind != actions.Fetch) || r.Workdir == "" {
+		return nil
+	}
+	rel, err := workspacePath(r.Workdir)
+	if err != nil {
+		return err
+	}
+	fi, err := c.ws.Root().Stat(rel)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("%w: workdir %s is not a directory of the workspace", actions.ErrBadRequest, r.Workdir)
+	}
+	return nil
 }
 
 // checkTip refuses to run anything when the session moved on without this

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/krellin/krellin/actions"
@@ -142,8 +143,11 @@ func (d *Daemon) ListFiles(t api.Target, dir string, limit int) (api.FileList, e
 // Search finds lines matching a regular expression in the files recorded
 // at the session's tip. Binary and very large files are skipped.
 func (d *Daemon) Search(req api.SearchRequest) (api.SearchResult, error) {
+	if req.Pattern == "" {
+		return api.SearchResult{}, fmt.Errorf("%w: the pattern is empty; give a regular expression", actions.ErrBadRequest)
+	}
 	re, err := regexp.Compile(req.Pattern)
-	if err != nil || req.Pattern == "" {
+	if err != nil {
 		return api.SearchResult{}, fmt.Errorf("%w: pattern %q is not a regular expression (RE2 syntax): %v", actions.ErrBadRequest, req.Pattern, err)
 	}
 	if _, err := path.Match(req.Glob, ""); err != nil {
@@ -154,23 +158,39 @@ func (d *Daemon) Search(req api.SearchRequest) (api.SearchResult, error) {
 		max = defaultMatches
 	}
 	max = min(max, maxMatches)
-	out := api.SearchResult{Matches: []api.Match{}}
+	out := searchResult{SearchResult: api.SearchResult{Matches: []api.Match{}}}
 	err = d.walkTip(req.Target, req.Dir, func(f *object.File) error {
 		if ok, _ := path.Match(req.Glob, path.Base(f.Name)); req.Glob != "" && !ok {
 			return nil
 		}
-		if f.Size > maxSearchFile || !f.Mode.IsFile() {
+		if f.Mode == filemode.Symlink || f.Mode == filemode.Submodule {
+			return nil
+		}
+		if f.Size > maxSearchFile {
+			out.skip(f.Name)
 			return nil
 		}
 		return searchFile(f, re, max, &out)
 	})
-	return out, err
+	return out.SearchResult, err
+}
+
+// searchResult is a result being built.
+type searchResult struct{ api.SearchResult }
+
+// maxSkipped bounds the names of skipped files a result carries.
+const maxSkipped = 50
+
+func (r *searchResult) skip(name string) {
+	if len(r.Skipped) < maxSkipped {
+		r.Skipped = append(r.Skipped, name)
+	}
 }
 
 var errStop = errors.New("stop walking")
 
 // searchFile adds f's matching lines to out, stopping at max.
-func searchFile(f *object.File, re *regexp.Regexp, max int, out *api.SearchResult) error {
+func searchFile(f *object.File, re *regexp.Regexp, max int, out *searchResult) error {
 	rd, err := f.Reader()
 	if err != nil {
 		return err
@@ -181,6 +201,7 @@ func searchFile(f *object.File, re *regexp.Regexp, max int, out *api.SearchResul
 		return err
 	}
 	if bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
+		out.skip(f.Name)
 		return nil
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))

@@ -21,7 +21,8 @@ func all() []tool {
 		{Tool{Name: "fetch", Mutates: true, InputSchema: runSchema, Description: "Run a command with network " +
 			"access, for fetching dependencies (go mod download, npm ci, pip download). Otherwise like run."},
 			execTool("fetch")},
-		{Tool{Name: "read_file", InputSchema: readSchema, Description: "Read a file of the workspace. " +
+		{Tool{Name: "read_file", InputSchema: readSchema, Description: "Read a file of the workspace as it is " +
+			"now (files git ignores, such as build output, included). " +
 			"Lines are numbered in the result (\"N| text\"); give start_line and end_line (1-based, " +
 			"inclusive) to read part of a long file. Reading records nothing."},
 			readFile},
@@ -41,8 +42,9 @@ func all() []tool {
 		{Tool{Name: "list_files", InputSchema: listSchema, Description: "List the files of the workspace " +
 			"as recorded after the last action (ignored files are not listed), optionally under a directory."},
 			listFiles},
-		{Tool{Name: "search", InputSchema: searchSchema, Description: "Search the recorded files for lines " +
-			"matching a regular expression (RE2 syntax, like grep -E). Returns path:line: text for each match."},
+		{Tool{Name: "search", InputSchema: searchSchema, Description: "Search the files recorded after the " +
+			"last action (as list_files lists them) for lines matching a regular expression (RE2 syntax, like " +
+			"grep -E). Returns path:line: text for each match, and names binary or very large files it skipped."},
 			search},
 		{Tool{Name: "log", InputSchema: logSchema, Description: "Show the session log: one line per " +
 			"recorded action with its sequence number, status and summary."},

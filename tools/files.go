@@ -45,6 +45,16 @@ func readFile(ctx context.Context, s *Set, raw json.RawMessage, _ string) Result
 	var b strings.Builder
 	for i := first; i <= last; i++ {
 		line := lines[i-1]
+		if len(line) > maxResult {
+			// One line longer than a whole answer: its start, and no
+			// advice that would bring the same answer back.
+			fmt.Fprintf(&b, "%d| %s\n[line %d is %d bytes; only its first %d are shown]\n",
+				i, strings.ToValidUTF8(line[:maxResult/2], ""), i, len(line), maxResult/2)
+			if i < last {
+				fmt.Fprintf(&b, "[read on with start_line=%d]\n", i+1)
+			}
+			break
+		}
 		if b.Len()+len(line) > maxResult {
 			fmt.Fprintf(&b, "[cut at line %d of %d: read on with start_line=%d]\n", i-1, len(lines), i)
 			break
@@ -156,15 +166,19 @@ func search(ctx context.Context, s *Set, raw json.RawMessage, _ string) Result {
 	if err != nil {
 		return failed(err)
 	}
-	if len(res.Matches) == 0 {
-		return Result{Text: "no matches"}
-	}
 	var b strings.Builder
 	for _, m := range res.Matches {
 		b.WriteString(m.Path + ":" + strconv.Itoa(m.Line) + ": " + m.Text + "\n")
 	}
+	if len(res.Matches) == 0 {
+		b.WriteString("no matches\n")
+	}
 	if res.Cut {
 		fmt.Fprintf(&b, "[stopped at %d matches; narrow the pattern, dir or glob]\n", len(res.Matches))
+	}
+	if len(res.Skipped) > 0 {
+		fmt.Fprintf(&b, "[not searched: %d binary or very large files, such as %s; read or run grep on them]\n",
+			len(res.Skipped), strings.Join(res.Skipped[:min(3, len(res.Skipped))], ", "))
 	}
 	return Result{Text: capText(b.String())}
 }

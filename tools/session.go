@@ -12,7 +12,7 @@ import (
 )
 
 type logArgs struct {
-	Last int `json:"last"`
+	Last *int `json:"last"`
 }
 
 func showLog(ctx context.Context, s *Set, raw json.RawMessage, _ string) Result {
@@ -20,12 +20,15 @@ func showLog(ctx context.Context, s *Set, raw json.RawMessage, _ string) Result 
 	if r, ok := decode(raw, &a); !ok {
 		return r
 	}
+	if a.Last != nil && *a.Last < 1 {
+		return errorf("last must be at least 1; leave it out for the whole log")
+	}
 	log, err := s.d.Log(ctx, s.target)
 	if err != nil {
 		return failed(err)
 	}
-	if a.Last > 0 && a.Last < len(log) {
-		log = log[len(log)-a.Last:]
+	if a.Last != nil && *a.Last < len(log) {
+		log = log[len(log)-*a.Last:]
 	}
 	var b strings.Builder
 	for _, e := range log {
@@ -159,5 +162,5 @@ func (c *capped) String() string {
 	if kept == c.total {
 		return string(c.head) + string(c.tail)
 	}
-	return string(c.head) + fmt.Sprintf("\n[... %d bytes cut; the whole output is in the action's note ...]\n", c.total-kept) + string(c.tail)
+	return string(c.head) + fmt.Sprintf("\n[... %d bytes cut here; run the command again with its output filtered (grep, head, tail) to see more ...]\n", c.total-kept) + string(c.tail)
 }

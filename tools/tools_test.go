@@ -58,8 +58,9 @@ func TestSet_Call(t *testing.T) {
 		{"empty command is refused", "run", `{"command":" "}`, "command is empty", true, 0},
 		{"edit without old text is refused", "edit_file", `{"path":"f","old_text":"","new_text":"x"}`, "old_text is empty", true, 0},
 		{"reset needs a target", "reset", `{}`, "to_seq is required", true, 0},
-		{"run output is cut for the model", "run", `{"command":"yes"}`, "bytes cut; the whole output is in the action's note", false, 1},
+		{"run output is cut for the model", "run", `{"command":"yes"}`, "bytes cut here", false, 1},
 		{"null arguments mean none", "log", `null`, "", false, 0},
+		{"log last 0 is refused", "log", `{"last":0}`, "at least 1", true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +68,7 @@ func TestSet_Call(t *testing.T) {
 			s := New(d, api.Target{Repo: "/r"}, api.Author{Name: "agent"})
 			res := s.Call(context.Background(), tt.tool, json.RawMessage(tt.args), "because")
 			if res.IsError != tt.isError || !strings.Contains(res.Text, tt.want) {
-				t.Fatalf("Call = %q (error %v), want %q (error %v)", res.Text, res.IsError, tt.want, tt.isError)
+				t.Fatalf("Call = %.300q (error %v), want %q (error %v)", res.Text, res.IsError, tt.want, tt.isError)
 			}
 			if len(d.acts) != tt.acts {
 				t.Fatalf("%d actions, want %d", len(d.acts), tt.acts)
@@ -98,5 +99,15 @@ func TestSet_ListSchemas(t *testing.T) {
 				t.Errorf("%s: required %q is not a property", tl.Name, r)
 			}
 		}
+	}
+}
+
+func TestReadFile_OneHugeLine(t *testing.T) {
+	d := &fakeDaemon{file: []byte(strings.Repeat("A", 3*maxResult) + "\nnext\n")}
+	s := New(d, api.Target{}, api.Author{})
+	res := s.Call(context.Background(), "read_file", json.RawMessage(`{"path":"f.txt"}`), "")
+	if res.IsError || !strings.HasPrefix(res.Text, "1| AAAA") || !strings.Contains(res.Text, "only its first") ||
+		!strings.Contains(res.Text, "start_line=2") || len(res.Text) > maxResult+200 {
+		t.Fatalf("read of a huge line = %.200q... (%d bytes)", res.Text, len(res.Text))
 	}
 }
