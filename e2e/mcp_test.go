@@ -105,6 +105,8 @@ func TestMCP_ToolsWithGoClient(t *testing.T) {
 		{"read outside the workspace is refused", "read_file", map[string]any{"path": "../../etc/passwd"}, "outside", true, false},
 		{"unknown argument is refused", "run", map[string]any{"cmd": "true"}, "bad arguments", true, false},
 		{"unknown tool is a readable error", "rm_rf", map[string]any{}, "the tools are apply_patch", true, false},
+		{"a workdir that does not exist is refused", "run", map[string]any{"command": "pwd", "workdir": "nowhere"}, "not a directory of the workspace", true, false},
+		{"a workdir runs there", "run", map[string]any{"command": "pwd", "workdir": "notes"}, "/workspace/notes", false, true},
 		{"reset goes back to the base", "reset", map[string]any{"to_seq": 0}, "reset to action 0", false, true},
 		{"after reset the file is gone", "read_file", map[string]any{"path": "notes/todo.txt"}, "does not exist", true, false},
 	}
