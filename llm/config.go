@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Wire formats a provider can speak.
@@ -23,7 +24,14 @@ type Config struct {
 	APIKeyEnv  string // the variable holding the key; defaults by Type
 	APIKey     string // read from APIKeyEnv by Resolve; never logged
 	MaxRetries int    // on 429, 5xx and lost connections; negative means none
+	// IdleTimeout is how long the provider may send nothing, before the
+	// reply starts or between its chunks, before the turn fails; 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout allows for a slow model reading a long prompt.
+const DefaultIdleTimeout = 120 * time.Second
 
 // ErrConfig marks a configuration that cannot work as given.
 var ErrConfig = errors.New("provider")
@@ -52,6 +60,13 @@ func (c Config) Resolve(getenv func(string) string) (Config, error) {
 	}
 	if c.BaseURL == "" {
 		c.BaseURL = d.baseURL
+	}
+	if c.IdleTimeout < 0 {
+		return c, fmt.Errorf("%w %s: idle_timeout %s is negative; set providers.%s.idle_timeout to a duration such as 120s",
+			ErrConfig, c.Name, c.IdleTimeout, c.Name)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfig_Resolve(t *testing.T) {
@@ -51,5 +52,17 @@ func TestConfig_Resolve(t *testing.T) {
 				t.Errorf("base URL %q key %q, want %q %q", got.BaseURL, got.APIKey, c.wantURL, c.wantKey)
 			}
 		})
+	}
+}
+
+func TestConfig_ResolveIdleTimeout(t *testing.T) {
+	local := Config{Name: "ollama", Type: "openai", Model: "m", BaseURL: "http://127.0.0.1:11434/v1"}
+	got, err := local.Resolve(func(string) string { return "" })
+	if err != nil || got.IdleTimeout != DefaultIdleTimeout {
+		t.Errorf("idle timeout %s (%v), want the default %s", got.IdleTimeout, err, DefaultIdleTimeout)
+	}
+	local.IdleTimeout = -time.Second
+	if _, err := local.Resolve(func(string) string { return "" }); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "idle_timeout") {
+		t.Errorf("a negative idle timeout gave %v", err)
 	}
 }

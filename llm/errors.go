@@ -16,6 +16,7 @@ var (
 	ErrBadRequest  = errors.New("the provider rejected the request")
 	ErrUnreachable = errors.New("the provider cannot be reached")
 	ErrProtocol    = errors.New("the provider's reply could not be read")
+	ErrStalled     = errors.New("the provider went silent")
 )
 
 // Error is a failed call to a provider. Its text names the provider, what

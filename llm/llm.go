@@ -7,6 +7,8 @@ package llm
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 )
 
 // Role says who wrote a message.
@@ -36,6 +38,19 @@ type ToolCall struct {
 	Args json.RawMessage
 }
 
+// UnnamedTool stands in for the name of a call the model made without
+// one when the conversation goes back to the provider, which refuses an
+// empty name. The call itself is never run.
+const UnnamedTool = "unnamed_tool"
+
+// WireName is the call's name as sent back to the provider.
+func (c ToolCall) WireName() string {
+	if c.Name == "" {
+		return UnnamedTool
+	}
+	return c.Name
+}
+
 // ToolResult answers one ToolCall.
 type ToolResult struct {
 	CallID  string
@@ -58,13 +73,56 @@ type Usage struct {
 	OutputTokens int64
 }
 
-// Add returns the sum of two usages.
+// MaxReplyUsage bounds the input or output tokens one reply can
+// plausibly use; a provider reporting more is broken or hostile.
+const MaxReplyUsage = 1_000_000_000_000
+
+// Add returns the sum of two usages. It saturates instead of wrapping,
+// so that no count a provider reports can bring a total back under a
+// limit.
 func (u Usage) Add(o Usage) Usage {
-	return Usage{InputTokens: u.InputTokens + o.InputTokens, OutputTokens: u.OutputTokens + o.OutputTokens}
+	return Usage{InputTokens: addSat(u.InputTokens, o.InputTokens), OutputTokens: addSat(u.OutputTokens, o.OutputTokens)}
 }
 
-// Total is input and output tokens together.
-func (u Usage) Total() int64 { return u.InputTokens + u.OutputTokens }
+// Total is input and output tokens together, saturating like Add.
+func (u Usage) Total() int64 { return addSat(u.InputTokens, u.OutputTokens) }
+
+// CheckUsage refuses a reply's usage that cannot be true: a negative
+// count, or more than MaxReplyUsage tokens either way. Such counts would
+// make a token limit meaningless, so they fail the turn.
+func CheckUsage(c Config, u Usage) error {
+	ok := func(n int64) bool { return n >= 0 && n <= MaxReplyUsage }
+	if ok(u.InputTokens) && ok(u.OutputTokens) {
+		return nil
+	}
+	return &Error{Provider: c.Name, Kind: ErrProtocol,
+		Message: fmt.Sprintf("it reported %d input and %d output tokens for one reply, which cannot be right (a count must be between 0 and %d)",
+			u.InputTokens, u.OutputTokens, int64(MaxReplyUsage)),
+		Hint: fmt.Sprintf("check that %s is a model server you trust", c.BaseURL)}
+}
+
+// Checked is how a provider ends Stream: usage that CheckUsage refuses
+// is not counted, and it fails the turn unless err already does.
+func Checked(c Config, r Reply, err error) (Reply, error) {
+	if uerr := CheckUsage(c, r.Usage); uerr != nil {
+		r.Usage = Usage{}
+		if err == nil {
+			err = uerr
+		}
+	}
+	return r, err
+}
+
+func addSat(a, b int64) int64 {
+	s := a + b
+	switch {
+	case a > 0 && b > 0 && s < 0:
+		return math.MaxInt64
+	case a < 0 && b < 0 && s >= 0:
+		return math.MinInt64
+	}
+	return s
+}
 
 // Request is one call to a model: everything the model sees.
 type Request struct {

@@ -35,16 +35,25 @@ var wires = []wire{
 // retries off unless the test sets them.
 func start(t *testing.T, w wire, key string, retries int, script ...scripted.Turn) (llm.Provider, *scripted.Server) {
 	t.Helper()
+	return startWith(t, w, func(c *llm.Config) {
+		c.APIKey = key
+		if retries != 0 {
+			c.MaxRetries = retries
+		}
+	}, script...)
+}
+
+// startWith is start with the configuration as edit leaves it.
+func startWith(t *testing.T, w wire, edit func(*llm.Config), script ...scripted.Turn) (llm.Provider, *scripted.Server) {
+	t.Helper()
 	s, err := scripted.Start(script...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	if retries == 0 {
-		retries = -1
-	}
 	cfg := llm.Config{Name: w.name, Type: w.name, BaseURL: w.baseURL(s), Model: "scripted-1",
-		APIKeyEnv: "TEST_KEY", APIKey: key, MaxRetries: retries}
+		APIKeyEnv: "TEST_KEY", MaxRetries: -1}
+	edit(&cfg)
 	return w.new(cfg), s
 }
 
@@ -140,6 +149,36 @@ func TestProvider_Stream(t *testing.T) {
 				if strings.Contains(h.Get("Authorization")+h.Get("X-Api-Key"), "leaked") {
 					t.Errorf("a key from the environment was sent: %v", h)
 				}
+				// Each API's documented header: a bearer token for OpenAI,
+				// x-api-key for Anthropic, and only that one.
+				auth, apiKey := "Bearer k-right", ""
+				if w.name == llm.Anthropic {
+					auth, apiKey = "", "k-right"
+				}
+				if h.Get("Authorization") != auth || h.Get("X-Api-Key") != apiKey {
+					t.Errorf("Authorization %q X-Api-Key %q, want %q %q", h.Get("Authorization"), h.Get("X-Api-Key"), auth, apiKey)
+				}
+			})
+
+			t.Run("tool arguments that are not JSON come back as the model wrote them", func(t *testing.T) {
+				bad := `{"command": "ls", "path": "/tmp"`
+				p, _ := start(t, w, "", 0, scripted.Turn{Calls: []scripted.Call{{Name: "run", Args: bad},
+					{Name: "run", Args: `{"command":"true"}`}, {Name: "run", Args: ""}}})
+				r, err := p.Stream(context.Background(), llm.Request{Tools: tools,
+					Messages: []llm.Message{{Role: llm.User, Text: "x"}}}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				calls := r.Message.ToolCalls
+				if len(calls) != 3 {
+					t.Fatalf("tool calls %+v", calls)
+				}
+				if string(calls[0].Args) != bad || !jsonEqual(calls[1].Args, `{"command":"true"}`) {
+					t.Errorf("arguments %s and %s, want %s as sent and the valid ones", calls[0].Args, calls[1].Args, bad)
+				}
+				if w.name == llm.Anthropic && string(calls[2].Args) != "{}" {
+					t.Errorf("a call with no input has arguments %s, want {}", calls[2].Args)
+				}
 			})
 		})
 	}
@@ -184,6 +223,67 @@ func TestProvider_Errors(t *testing.T) {
 					}
 				})
 			}
+
+			t.Run("usage that cannot be true fails the turn and is not counted", func(t *testing.T) {
+				for _, u := range []llm.Usage{
+					{InputTokens: 1 << 62, OutputTokens: 1 << 62},
+					{InputTokens: 9223372036854775800, OutputTokens: 5},
+					{InputTokens: -1000, OutputTokens: 5},
+					{InputTokens: 10, OutputTokens: -5},
+					{InputTokens: llm.MaxReplyUsage + 1},
+				} {
+					p, _ := start(t, w, "", 0, scripted.Turn{Text: "hi", InputTokens: u.InputTokens, OutputTokens: u.OutputTokens})
+					r, err := p.Stream(context.Background(), llm.Request{Messages: user}, nil)
+					if !errors.Is(err, llm.ErrProtocol) || !strings.Contains(err.Error(), "cannot be right") {
+						t.Errorf("usage %+v: error %v, want a protocol error", u, err)
+					}
+					if r.Usage != (llm.Usage{}) || r.Message.Text != "hi" {
+						t.Errorf("usage %+v: reply %+v, want the text and no usage", u, r)
+					}
+				}
+			})
+
+			t.Run("a stream that stalls fails after the idle timeout and keeps the text so far", func(t *testing.T) {
+				p, _ := startWith(t, w, func(c *llm.Config) { c.IdleTimeout = 300 * time.Millisecond },
+					scripted.Turn{Text: "thinking about it", Hold: true})
+				begin := time.Now()
+				r, err := p.Stream(context.Background(), llm.Request{Messages: user}, nil)
+				t.Log(err)
+				if !errors.Is(err, llm.ErrStalled) || !strings.Contains(err.Error(), "sent nothing for 0.3s") ||
+					!strings.Contains(err.Error(), "idle_timeout") {
+					t.Fatalf("error %v, want one saying the provider sent nothing for 0.3s", err)
+				}
+				if took := time.Since(begin); took > 5*time.Second {
+					t.Errorf("took %s", took)
+				}
+				if r.Message.Text != "thinking about it" {
+					t.Errorf("partial text %q", r.Message.Text)
+				}
+			})
+
+			t.Run("a server that never answers the request fails after the idle timeout", func(t *testing.T) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						defer c.Close()
+					}
+				}()
+				base := "http://" + ln.Addr().String()
+				p := w.new(llm.Config{Name: w.name, Type: w.name, BaseURL: base + "/v1", Model: "m", MaxRetries: -1,
+					IdleTimeout: 200 * time.Millisecond})
+				_, err = p.Stream(context.Background(), llm.Request{Messages: user}, nil)
+				if !errors.Is(err, llm.ErrStalled) {
+					t.Fatalf("error %v, want the provider went silent", err)
+				}
+			})
 
 			t.Run("a 429 is retried after the time the server asks", func(t *testing.T) {
 				p, s := start(t, w, "", 1, scripted.Turn{Status: 429, Error: "later", RetryAfter: 10 * time.Millisecond},

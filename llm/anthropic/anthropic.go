@@ -42,7 +42,10 @@ func New(cfg llm.Config) *Provider {
 		opts = append(opts, option.WithMaxRetries(max(cfg.MaxRetries, 0)))
 	}
 	if cfg.APIKey != "" {
-		opts = append(opts, option.WithAPIKey(cfg.APIKey))
+		// The API documents x-api-key for API keys. This SDK's WithAPIKey
+		// sends the key as a bearer token instead, so the header is set by
+		// hand, as the SDK's own Foundry client does.
+		opts = append(opts, option.WithHeader("X-Api-Key", cfg.APIKey))
 	}
 	return &Provider{cfg: cfg, client: sdk.NewClient(opts...)}
 }
@@ -56,40 +59,66 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request, onText func(stri
 	if err != nil {
 		return llm.Reply{}, err
 	}
-	stream := p.client.Messages.NewStreaming(ctx, params)
+	sctx, idle := llm.WatchIdle(ctx, p.cfg.IdleTimeout)
+	defer idle.Stop()
+	stream := p.client.Messages.NewStreaming(sctx, params, option.WithMiddleware(idle.Middleware))
 	defer stream.Close()
 
 	var acc sdk.Message
+	// The accumulator replaces tool input that is not valid JSON with {}
+	// when the block stops, and the tool would run with no arguments;
+	// the input as the model wrote it is kept here, by block index.
+	inputs := map[int64]*strings.Builder{}
 	for stream.Next() {
 		ev := stream.Current()
 		if err := acc.Accumulate(ev); err != nil {
-			return reply(acc), &llm.Error{Provider: p.cfg.Name, Kind: llm.ErrProtocol, Message: err.Error()}
+			return llm.Checked(p.cfg, reply(acc, inputs), &llm.Error{Provider: p.cfg.Name, Kind: llm.ErrProtocol, Message: err.Error()})
 		}
-		if ev.Type == "content_block_delta" && ev.Delta.Type == "text_delta" && onText != nil {
-			onText(ev.Delta.Text)
+		if ev.Type != "content_block_delta" {
+			continue
+		}
+		switch ev.Delta.Type {
+		case "text_delta":
+			if onText != nil {
+				onText(ev.Delta.Text)
+			}
+		case "input_json_delta":
+			if inputs[ev.Index] == nil {
+				inputs[ev.Index] = &strings.Builder{}
+			}
+			inputs[ev.Index].WriteString(ev.Delta.PartialJSON)
 		}
 	}
 	if err := stream.Err(); err != nil {
-		return reply(acc), p.classify(ctx, err)
+		if ctx.Err() == nil && llm.Fired(sctx) {
+			err = llm.StalledError(p.cfg, p.cfg.IdleTimeout)
+		} else {
+			err = p.classify(ctx, err)
+		}
+		return llm.Checked(p.cfg, reply(acc, inputs), err)
 	}
 	if acc.ID == "" {
-		return reply(acc), &llm.Error{Provider: p.cfg.Name, Kind: llm.ErrProtocol, Message: "the stream ended without a message"}
+		return llm.Checked(p.cfg, reply(acc, inputs), &llm.Error{Provider: p.cfg.Name, Kind: llm.ErrProtocol, Message: "the stream ended without a message"})
 	}
-	return reply(acc), nil
+	return llm.Checked(p.cfg, reply(acc, inputs), nil)
 }
 
-// reply reads the assistant turn out of the accumulated message. Blocks
-// other than text and tool use (thinking) are not carried over.
-func reply(m sdk.Message) llm.Reply {
+// reply reads the assistant turn out of the accumulated message and the
+// tool inputs as streamed. Blocks other than text and tool use
+// (thinking) are not carried over.
+func reply(m sdk.Message, inputs map[int64]*strings.Builder) llm.Reply {
 	r := llm.Reply{Message: llm.Message{Role: llm.Assistant}, StopReason: string(m.StopReason),
 		Usage: llm.Usage{InputTokens: m.Usage.InputTokens, OutputTokens: m.Usage.OutputTokens}}
 	var text []string
-	for _, b := range m.Content {
+	for i, b := range m.Content {
 		switch b.Type {
 		case "text":
 			text = append(text, b.Text)
 		case "tool_use":
 			args := b.Input
+			if in, ok := inputs[int64(i)]; ok && in.Len() > 0 {
+				args = json.RawMessage(in.String())
+			}
 			if len(args) == 0 {
 				args = json.RawMessage("{}")
 			}
@@ -139,7 +168,7 @@ func message(m llm.Message) sdk.MessageParam {
 			if !json.Valid(args) {
 				args = json.RawMessage("{}")
 			}
-			blocks = append(blocks, sdk.NewToolUseBlock(tc.ID, args, tc.Name))
+			blocks = append(blocks, sdk.NewToolUseBlock(tc.ID, args, tc.WireName()))
 		}
 		return sdk.NewAssistantMessage(blocks...)
 	}

@@ -52,7 +52,9 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request, onText func(stri
 	if err != nil {
 		return llm.Reply{}, err
 	}
-	stream := p.svc.NewStreaming(ctx, params)
+	sctx, idle := llm.WatchIdle(ctx, p.cfg.IdleTimeout)
+	defer idle.Stop()
+	stream := p.svc.NewStreaming(sctx, params, option.WithMiddleware(idle.Middleware))
 	defer stream.Close()
 
 	var acc oa.ChatCompletionAccumulator
@@ -60,8 +62,8 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request, onText func(stri
 	for stream.Next() {
 		chunk := stream.Current()
 		if !acc.AddChunk(chunk) {
-			return reply(&acc, usage), &llm.Error{Provider: p.cfg.Name, Kind: llm.ErrProtocol,
-				Message: fmt.Sprintf("chunk %q does not continue the reply", chunk.ID)}
+			return llm.Checked(p.cfg, reply(&acc, usage), &llm.Error{Provider: p.cfg.Name, Kind: llm.ErrProtocol,
+				Message: fmt.Sprintf("chunk %q does not continue the reply", chunk.ID)})
 		}
 		for _, c := range chunk.Choices {
 			if c.Index == 0 && c.Delta.Content != "" && onText != nil {
@@ -76,12 +78,17 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request, onText func(stri
 		}
 	}
 	if err := stream.Err(); err != nil {
-		return reply(&acc, usage), p.classify(ctx, err)
+		if ctx.Err() == nil && llm.Fired(sctx) {
+			err = llm.StalledError(p.cfg, p.cfg.IdleTimeout)
+		} else {
+			err = p.classify(ctx, err)
+		}
+		return llm.Checked(p.cfg, reply(&acc, usage), err)
 	}
 	if len(acc.Choices) == 0 {
-		return reply(&acc, usage), &llm.Error{Provider: p.cfg.Name, Kind: llm.ErrProtocol, Message: "the stream ended without a reply"}
+		return llm.Checked(p.cfg, reply(&acc, usage), &llm.Error{Provider: p.cfg.Name, Kind: llm.ErrProtocol, Message: "the stream ended without a reply"})
 	}
-	return reply(&acc, usage), nil
+	return llm.Checked(p.cfg, reply(&acc, usage), nil)
 }
 
 // reply reads the assistant turn out of the accumulator. Tool calls are
@@ -155,7 +162,7 @@ func messages(m llm.Message) []oa.ChatCompletionMessageParamUnion {
 			}
 			a.ToolCalls = append(a.ToolCalls, oa.ChatCompletionMessageToolCallUnionParam{
 				OfFunction: &oa.ChatCompletionMessageFunctionToolCallParam{ID: tc.ID,
-					Function: oa.ChatCompletionMessageFunctionToolCallFunctionParam{Name: tc.Name, Arguments: args}},
+					Function: oa.ChatCompletionMessageFunctionToolCallFunctionParam{Name: tc.WireName(), Arguments: args}},
 			})
 		}
 		return append(out, oa.ChatCompletionMessageParamUnion{OfAssistant: &a})

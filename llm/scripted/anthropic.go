@@ -103,13 +103,9 @@ func checkAnthropic(r *http.Request, body []byte) (anRequest, error) {
 
 func (s *Server) anthropic(w http.ResponseWriter, r *http.Request) {
 	body := s.record("anthropic", r)
-	// The API takes the key as x-api-key; the official SDK sends it as a
-	// bearer token, which the API takes too.
-	key := r.Header.Get("X-Api-Key")
-	if key == "" {
-		key = bearer(r)
-	}
-	if !s.checkKey(key) {
+	// The API documents x-api-key as the header for an API key; a key
+	// sent any other way is refused, as a missing one would be.
+	if !s.checkKey(r.Header.Get("X-Api-Key")) {
 		errorReply(w, Turn{Status: 401}, anError("authentication_error", "invalid x-api-key"))
 		return
 	}
