@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/llm"
@@ -50,8 +51,11 @@ type Result struct {
 	Reason   string // why it stopped, when not ok
 	Err      error  // the provider's error, when it failed on one
 	Steps    int    // model turns taken
-	Calls    int    // tool calls run
+	Calls    int    // tool calls the model made
+	NotRun   int    // of those, the ones answered without running
 	Usage    llm.Usage
+	Started  time.Time
+	Elapsed  time.Duration // from the start to the end of the conversation
 	System   string
 	Messages []llm.Message // the conversation, the prompt first
 }
@@ -65,7 +69,9 @@ func Run(ctx context.Context, p llm.Provider, tb Toolbox, o Options) Result {
 	l := &loop{p: p, tb: tb, o: o, why: "prompt: " + firstLine(o.Prompt)}
 	l.res.System = SystemPrompt
 	l.res.Messages = []llm.Message{{Role: llm.User, Text: o.Prompt}}
+	l.res.Started = time.Now()
 	l.run(ctx)
+	l.res.Elapsed = time.Since(l.res.Started)
 	return l.res
 }
 
@@ -104,9 +110,8 @@ func (l *loop) run(ctx context.Context) {
 		case l.res.Steps >= l.o.MaxSteps:
 			l.stop(api.StatusFailed, fmt.Sprintf("stopped at the step limit: %d model turns (--max-steps)", l.o.MaxSteps))
 			return
-		case l.res.Usage.Total() >= l.o.MaxTokens:
-			l.stop(api.StatusFailed, fmt.Sprintf("stopped at the token limit: %d tokens used of %d (--max-tokens)",
-				l.res.Usage.Total(), l.o.MaxTokens))
+		case l.overTokens():
+			l.stopAtTokens()
 			return
 		}
 		reply, err := l.turn(ctx, defs)
@@ -118,12 +123,27 @@ func (l *loop) run(ctx context.Context) {
 			l.res.Status = api.StatusOK
 			return
 		}
-		l.res.Messages = append(l.res.Messages, l.callTools(ctx, reply))
-		if ctx.Err() != nil {
+
+		// A reply that took the conversation over its token limit does
+		// not get its tools run: the model would never see the results.
+		over := l.overTokens()
+		l.res.Messages = append(l.res.Messages, l.callTools(ctx, reply, over))
+		switch {
+		case over:
+			l.stopAtTokens()
+			return
+		case ctx.Err() != nil:
 			l.stop(api.StatusInterrupted, "stopped by the user (interrupt) while running tools")
 			return
 		}
 	}
+}
+
+func (l *loop) overTokens() bool { return l.res.Usage.Total() >= l.o.MaxTokens }
+
+func (l *loop) stopAtTokens() {
+	l.stop(api.StatusFailed, fmt.Sprintf("stopped at the token limit: %d tokens used of %d (--max-tokens)",
+		l.res.Usage.Total(), l.o.MaxTokens))
 }
 
 // turn asks the model for its next turn, streaming its text, and adds
@@ -153,27 +173,31 @@ func (l *loop) turn(ctx context.Context, defs []llm.Tool) (llm.Reply, error) {
 }
 
 // callTools runs a turn's tool calls one after another and returns the
-// message that answers them. Calls after an interrupt, of a reply cut off
-// at its token limit, or with arguments that are not JSON are not run,
-// but still answered.
-func (l *loop) callTools(ctx context.Context, reply llm.Reply) llm.Message {
+// message that answers them. Every call gets a line on the log. Calls
+// after an interrupt or past the token limit, of a reply cut off at its
+// token limit, with no tool name or with arguments that are not JSON are
+// not run, but still answered.
+func (l *loop) callTools(ctx context.Context, reply llm.Reply, overTokens bool) llm.Message {
 	why := l.why
 	if t := strings.TrimSpace(reply.Message.Text); t != "" {
 		why = t + "\n\n" + l.why
 	}
 	out := llm.Message{Role: llm.User}
 	for _, c := range reply.Message.ToolCalls {
-		res := tools.Result{Text: "not run: the user interrupted the conversation", IsError: true}
-		switch {
-		case ctx.Err() != nil:
-		case reply.Cut():
-			res.Text = fmt.Sprintf("not run: your reply was cut off at its token limit (%d), so the arguments may be incomplete; make the call again with less in it", l.o.MaxReplyTokens)
-		case !json.Valid(c.Args):
-			res = tools.Result{Text: fmt.Sprintf("not run: the arguments are not valid JSON (%s); call %s again with a JSON object", cut(string(c.Args), 200), c.Name), IsError: true}
-		default:
-			fmt.Fprintf(l.o.Log, "→ %s %s\n", termsafe.Line(c.Name), termsafe.Line(oneLine(string(c.Args), 160)))
+		name := c.Name
+		if name == "" {
+			name = "(no name)"
+		}
+		fmt.Fprintf(l.o.Log, "→ %s %s\n", termsafe.Line(name), termsafe.Line(oneLine(string(c.Args), 160)))
+		l.res.Calls++
+
+		res := tools.Result{IsError: true}
+		res.Text = l.notRun(ctx, reply, c, overTokens)
+		if res.Text != "" {
+			l.res.NotRun++
+			fmt.Fprintf(l.o.Log, "  %s\n", termsafe.Line(oneLine(res.Text, 160)))
+		} else {
 			res = l.tb.Call(ctx, c.Name, c.Args, why)
-			l.res.Calls++
 			mark := ""
 			if res.IsError {
 				mark = "error: "
@@ -183,6 +207,24 @@ func (l *loop) callTools(ctx context.Context, reply llm.Reply) llm.Message {
 		out.ToolResults = append(out.ToolResults, llm.ToolResult{CallID: c.ID, Name: c.Name, Text: res.Text, IsError: res.IsError})
 	}
 	return out
+}
+
+// notRun says why call c is not to be run, told to the model; "" means
+// it runs.
+func (l *loop) notRun(ctx context.Context, reply llm.Reply, c llm.ToolCall, overTokens bool) string {
+	switch {
+	case ctx.Err() != nil:
+		return "not run: the user interrupted the conversation"
+	case overTokens:
+		return fmt.Sprintf("not run: the token limit was reached (%d tokens used of %d)", l.res.Usage.Total(), l.o.MaxTokens)
+	case reply.Cut():
+		return fmt.Sprintf("not run: your reply was cut off at its token limit (%d), so the arguments may be incomplete; make the call again with less in it", l.o.MaxReplyTokens)
+	case c.Name == "":
+		return "not run: the call names no tool; call one of the tools offered by its name"
+	case !json.Valid(c.Args):
+		return fmt.Sprintf("not run: the arguments are not valid JSON (%s); call %s again with a JSON object", cut(string(c.Args), 200), c.Name)
+	}
+	return ""
 }
 
 // failed ends the conversation on a provider error, or an interrupt that

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -66,6 +67,14 @@ var providers = []struct {
 	}},
 }
 
+// silent is a provider of wire format name whose idle timeout is d.
+func silent(name string, s *scripted.Server, d time.Duration) llm.Provider {
+	if name == "anthropic" {
+		return anthropic.New(llm.Config{Name: name, Type: name, BaseURL: s.URL, Model: "m1", MaxRetries: -1, IdleTimeout: d})
+	}
+	return openai.New(llm.Config{Name: name, Type: name, BaseURL: s.URL + "/v1", Model: "m1", MaxRetries: -1, IdleTimeout: d})
+}
+
 func serve(t *testing.T, script ...scripted.Turn) *scripted.Server {
 	t.Helper()
 	s, err := scripted.Start(script...)
@@ -94,6 +103,9 @@ func TestRun(t *testing.T) {
 
 				if r.Status != api.StatusOK || r.Reason != "" || r.Steps != 3 || r.Calls != 2 {
 					t.Fatalf("result %+v", r)
+				}
+				if r.Started.IsZero() || r.Elapsed <= 0 {
+					t.Errorf("started %s, elapsed %s", r.Started, r.Elapsed)
 				}
 				if r.Usage != (llm.Usage{InputTokens: 450, OutputTokens: 22}) {
 					t.Errorf("usage %+v", r.Usage)
@@ -152,11 +164,90 @@ func TestRun(t *testing.T) {
 			})
 
 			t.Run("the token limit stops before the next turn", func(t *testing.T) {
-				s := serve(t, scripted.Turn{Calls: call("run", `{"command":"true"}`), InputTokens: 900, OutputTokens: 200},
+				s := serve(t, scripted.Turn{Calls: call("run", `{"command":"true"}`), InputTokens: 500, OutputTokens: 100},
+					scripted.Turn{Calls: call("run", `{"command":"true"}`), InputTokens: 300, OutputTokens: 100},
 					scripted.Turn{Text: "never reached"})
-				r := Run(context.Background(), pv.new(s), &fakeTools{}, Options{Prompt: "x", MaxTokens: 1000})
+				tb := &fakeTools{}
+				r := Run(context.Background(), pv.new(s), tb, Options{Prompt: "x", MaxTokens: 1000})
+				if r.Status != api.StatusFailed || !strings.Contains(r.Reason, "token limit: 1000 tokens used of 1000") {
+					t.Fatalf("result %+v", r)
+				}
+				if len(s.Requests()) != 2 || len(tb.calls) != 1 {
+					t.Errorf("%d requests and %d calls run, want 2 and 1", len(s.Requests()), len(tb.calls))
+				}
+			})
+
+			t.Run("a reply that goes over the token limit does not get its calls run", func(t *testing.T) {
+				s := serve(t, scripted.Turn{Calls: []scripted.Call{{Name: "run", Args: `{"command":"rm -rf build"}`},
+					{Name: "run", Args: `{"command":"true"}`}}, InputTokens: 900, OutputTokens: 200},
+					scripted.Turn{Text: "never reached"})
+				tb := &fakeTools{}
+				var log bytes.Buffer
+				r := Run(context.Background(), pv.new(s), tb, Options{Prompt: "x", MaxTokens: 1000, Log: &log})
 				if r.Status != api.StatusFailed || !strings.Contains(r.Reason, "token limit: 1100 tokens used of 1000") {
 					t.Fatalf("result %+v", r)
+				}
+				if len(tb.calls) != 0 || r.Calls != 2 || r.NotRun != 2 || len(s.Requests()) != 1 {
+					t.Fatalf("calls run %+v, result %+v", tb.calls, r)
+				}
+				for _, res := range r.Messages[len(r.Messages)-1].ToolResults {
+					if !res.IsError || !strings.HasPrefix(res.Text, "not run: the token limit was reached") {
+						t.Errorf("result %+v", res)
+					}
+				}
+				if n := strings.Count(log.String(), "not run: the token limit was reached"); n != 2 {
+					t.Errorf("the log says %d times that a call was not run:\n%s", n, log.String())
+				}
+			})
+
+			t.Run("usage that cannot be true fails the conversation at once", func(t *testing.T) {
+				huge := scripted.Turn{Calls: call("run", `{"command":"true"}`), InputTokens: 1 << 62, OutputTokens: 1 << 62}
+				s := serve(t, huge, huge, huge, huge)
+				tb := &fakeTools{}
+				r := Run(context.Background(), pv.new(s), tb, Options{Prompt: "x", MaxTokens: 1000, MaxSteps: 4})
+				if r.Status != api.StatusFailed || !errors.Is(r.Err, llm.ErrProtocol) || !strings.Contains(r.Reason, "cannot be right") {
+					t.Fatalf("result %+v", r)
+				}
+				if r.Steps != 1 || len(tb.calls) != 0 || r.Usage.Total() < 0 {
+					t.Errorf("%d turns, calls %+v, usage %+v: want one turn, no call run, no negative total", r.Steps, tb.calls, r.Usage)
+				}
+			})
+
+			t.Run("every call gets a log line and the count says which did not run", func(t *testing.T) {
+				s := serve(t, scripted.Turn{Text: "Four calls.", Calls: []scripted.Call{
+					{Name: "run", Args: `{"command":"true"}`},
+					{Name: "run", Args: `{"command":"tr`},
+					{Name: "", Args: `{"command":"true"}`},
+					{Name: "read_file", Args: `{"path":"a"}`}}},
+					scripted.Turn{Text: "done"})
+				tb := &fakeTools{}
+				var log bytes.Buffer
+				r := Run(context.Background(), pv.new(s), tb, Options{Prompt: "x", Log: &log})
+				if r.Status != api.StatusOK || r.Calls != 4 || r.NotRun != 2 || len(tb.calls) != 2 {
+					t.Fatalf("result %+v, calls run %+v", r, tb.calls)
+				}
+				if n := strings.Count(log.String(), "→ "); n != 4 {
+					t.Errorf("%d call lines, want 4:\n%s", n, log.String())
+				}
+				for _, want := range []string{`→ run {"command":"tr`, "not run: the arguments are not valid JSON",
+					"→ (no name)", "not run: the call names no tool"} {
+					if !strings.Contains(log.String(), want) {
+						t.Errorf("the log lacks %q:\n%s", want, log.String())
+					}
+				}
+				if got := CallCount(r); got != "4 tool calls (2 not run)" {
+					t.Errorf("count %q", got)
+				}
+			})
+
+			t.Run("a provider that goes silent fails the conversation saying so", func(t *testing.T) {
+				s := serve(t, scripted.Turn{Text: "Let me think", Hold: true})
+				r := Run(context.Background(), silent(pv.name, s, 200*time.Millisecond), &fakeTools{}, Options{Prompt: "x"})
+				if r.Status != api.StatusFailed || !errors.Is(r.Err, llm.ErrStalled) || !strings.Contains(r.Reason, "sent nothing for 0.2s") {
+					t.Fatalf("result %+v", r)
+				}
+				if last := r.Messages[len(r.Messages)-1]; last.Text != "Let me think" {
+					t.Errorf("last message %+v", last)
 				}
 			})
 
@@ -228,8 +319,9 @@ func (f *fakeRecorder) Act(ctx context.Context, req api.ActionRequest, _, _ io.W
 }
 
 func TestRecord_KeepsTheConversationAfterAnInterrupt(t *testing.T) {
-	r := Result{Status: api.StatusInterrupted, Reason: "stopped by the user", Steps: 2, Calls: 1, System: SystemPrompt,
-		Usage: llm.Usage{InputTokens: 10, OutputTokens: 3},
+	r := Result{Status: api.StatusInterrupted, Reason: "stopped by the user", Steps: 2, Calls: 2, NotRun: 1, System: SystemPrompt,
+		Usage:   llm.Usage{InputTokens: 10, OutputTokens: 3},
+		Started: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC), Elapsed: 12340 * time.Millisecond,
 		Messages: []llm.Message{
 			{Role: llm.User, Text: "fix the test"},
 			{Role: llm.Assistant, Text: "Running it.", ToolCalls: []llm.ToolCall{{ID: "c1", Name: "run", Args: json.RawMessage(`{"command":"sh test.sh"}`)}}},
@@ -252,7 +344,8 @@ func TestRecord_KeepsTheConversationAfterAnInterrupt(t *testing.T) {
 	}
 	text := string(q.Input)
 	for _, want := range []string{
-		"krellin ask with m1 (openai)", "status: interrupted after 2 model turns and 1 tool calls; 10 tokens in, 3 out",
+		"krellin ask with m1 (openai)", "status: interrupted after 2 model turns and 2 tool calls (1 not run); 10 tokens in, 3 out",
+		"time: started 2025-03-04T05:06:07Z, took 12.3s\n",
 		"=== user ===\nfix the test", "=== assistant, turn 1 ===\nRunning it.\n-> call run [c1] {\"command\":\"sh test.sh\"}",
 		"=== result of run [c1], an error ===", "[1000 more bytes not shown", "=== assistant, turn 2 ===\nNow I",
 		"=== end ===\ninterrupted: stopped by the user",

@@ -20,8 +20,11 @@ const maxShown = 4000
 func Transcript(r Result, provider, model string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "krellin ask with %s (%s)\n", model, provider)
-	fmt.Fprintf(&b, "status: %s after %d model turns and %d tool calls; %d tokens in, %d out\n",
-		r.Status, r.Steps, r.Calls, r.Usage.InputTokens, r.Usage.OutputTokens)
+	fmt.Fprintf(&b, "status: %s after %d model turns and %s; %d tokens in, %d out\n",
+		r.Status, r.Steps, CallCount(r), r.Usage.InputTokens, r.Usage.OutputTokens)
+	if !r.Started.IsZero() {
+		fmt.Fprintf(&b, "time: started %s, took %s\n", r.Started.Format(time.RFC3339), Elapsed(r))
+	}
 	if r.Reason != "" {
 		fmt.Fprintf(&b, "stopped: %s\n", r.Reason)
 	}
@@ -65,6 +68,21 @@ func Transcript(r Result, provider, model string) []byte {
 		fmt.Fprintf(&b, "%s\n", r.Status)
 	}
 	return []byte(b.String())
+}
+
+// CallCount says how many tool calls the model made: "4 tool calls (2
+// not run)".
+func CallCount(r Result) string {
+	s := fmt.Sprintf("%d tool calls", r.Calls)
+	if r.NotRun > 0 {
+		s += fmt.Sprintf(" (%d not run)", r.NotRun)
+	}
+	return s
+}
+
+// Elapsed is how long the conversation took, to a tenth of a second.
+func Elapsed(r Result) string {
+	return r.Elapsed.Round(100 * time.Millisecond).String()
 }
 
 func section(b *strings.Builder, name string) {
