@@ -41,9 +41,7 @@ const resync = "resync"
 // Heartbeat is the type of the event the daemon sends every 15 s on an
 // otherwise quiet stream. It carries the last event's id, not a new one;
 // followers pass it on and readers skip it.
-//
-// TODO(feed): use api.EventHeartbeat once the api package defines it.
-const Heartbeat = "heartbeat"
+const Heartbeat = api.EventHeartbeat
 
 // silence is how long a stream may send nothing, heartbeats included,
 // before the follower gives up on it: three missed heartbeats.
