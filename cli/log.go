@@ -75,7 +75,7 @@ func (a *app) renderLog(acts []api.Action) error {
 	var md strings.Builder
 	if len(acts) > 0 {
 		s := acts[0]
-		fmt.Fprintf(&md, "# %s\n\nbase `%s` · image `%s` · %d actions\n\n", sessionOf(s), short(s.Base), short(s.Image), len(acts)-1)
+		fmt.Fprintf(&md, "# %s\n\nbase `%s` · image `%s` · %s\n\n", sessionOf(s), short(s.Base), short(s.Image), actionCount(len(acts)-1))
 	}
 	// Left-aligned columns: glamour v1.0.0 cuts the header of right-aligned
 	// ones ("se" for "seq").
@@ -103,6 +103,14 @@ func (a *app) renderLog(acts []api.Action) error {
 	}
 	fmt.Fprint(a.stdout, out)
 	return nil
+}
+
+// actionCount says "1 action", "2 actions".
+func actionCount(n int) string {
+	if n == 1 {
+		return "1 action"
+	}
+	return fmt.Sprintf("%d actions", n)
 }
 
 // hasAgents says whether anyone but Krellin itself asked for an action:
@@ -321,12 +329,7 @@ func (f *follower) emit(e api.StreamEvent) {
 func (f *follower) heading(acts []api.Action) {
 	if len(acts) > 0 {
 		s := acts[0]
-		n := len(acts) - 1
-		count := fmt.Sprintf("%d actions", n)
-		if n == 1 {
-			count = "1 action"
-		}
-		fmt.Fprintf(f.a.stdout, "%s · base %s · image %s · %s\n", termsafe.Line(sessionOf(s)), short(s.Base), short(s.Image), count)
+		fmt.Fprintf(f.a.stdout, "%s · base %s · image %s · %s\n", termsafe.Line(sessionOf(s)), short(s.Base), short(s.Image), actionCount(len(acts)-1))
 	}
 	f.row("SEQ", "ACTION", "WHAT", "STATUS", "TOOK", "COMMIT")
 }

@@ -65,7 +65,7 @@ matched.`,
 }
 
 func (a *app) printReport(rep replay.Report) {
-	fmt.Fprintf(a.stdout, "\nreplay of %s into %s: %d actions\n", rep.Session, rep.Into, len(rep.Steps))
+	fmt.Fprintf(a.stdout, "\nreplay of %s into %s: %s\n", rep.Session, rep.Into, actionCount(len(rep.Steps)))
 	if rep.Matched {
 		fmt.Fprintln(a.stdout, "result: every exit status and tree matched")
 	} else {
