@@ -9,9 +9,11 @@ import (
 	"os/signal"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,7 +52,8 @@ as its why; the whole conversation is recorded as one "ask" action at the
 end, also when it stops at a limit, fails, or is interrupted with Ctrl-C.
 
 Providers are configured in config.yaml under providers.<name> (type,
-base_url, model, api_key_env; see the README); the flags override them.
+base_url, model, api_key_env, idle_timeout; see the README); the flags
+override them. --max-steps and --max-tokens of 0 mean the default.
 The API key is read from the variable api_key_env names, never from the
 repository, and is never logged.`,
 		Example: `  krellin ask "make the failing test in ./calc pass"
@@ -67,14 +70,18 @@ repository, and is never logged.`,
 	f.StringVar(&o.model, "model", "", "the model to ask")
 	f.StringVar(&o.apiKeyEnv, "api-key-env", "", "the environment variable that holds the API key")
 	f.StringVar(&o.session, "session", "", "the session to work in (default: the capsule's current one)")
-	f.IntVar(&o.maxSteps, "max-steps", 0, fmt.Sprintf("stop after this many model turns (default ask.max_steps, else %d)", agent.DefaultMaxSteps))
-	f.Int64Var(&o.maxTokens, "max-tokens", 0, fmt.Sprintf("stop once the conversation has used this many tokens, input and output (default ask.max_tokens, else %d)", agent.DefaultMaxTokens))
+	f.IntVar(&o.maxSteps, "max-steps", 0, fmt.Sprintf("stop after this many model turns; 0 means the default (ask.max_steps, else %d)", agent.DefaultMaxSteps))
+	f.Int64Var(&o.maxTokens, "max-tokens", 0, fmt.Sprintf("stop once the conversation has used this many tokens, input and output; 0 means the default (ask.max_tokens, else %d)", agent.DefaultMaxTokens))
 	return cmd
 }
 
 func (a *app) ask(ctx context.Context, o askOptions, prompt string) error {
 	if strings.TrimSpace(prompt) == "" {
 		return &ExitError{Code: exitUsage, Err: errors.New("the prompt is empty\nTry: krellin ask \"what to do\"")}
+	}
+	limits, err := a.askLimits(o)
+	if err != nil {
+		return &ExitError{Code: exitUsage, Err: err}
 	}
 	p, err := a.provider(o)
 	if err != nil {
@@ -92,22 +99,16 @@ func (a *app) ask(ctx context.Context, o askOptions, prompt string) error {
 	ctx, stopSignals := a.interruptible(ctx, stderr)
 	defer stopSignals()
 	author := api.Author{Name: fmt.Sprintf("krellin ask (%s)", p.Model())}
-	opts := agent.Options{Prompt: prompt, MaxSteps: o.maxSteps, MaxTokens: o.maxTokens,
-		MaxReplyTokens: a.cfg.GetInt64("ask.max_reply_tokens"), Out: a.stdout, Log: stderr}
-	if opts.MaxSteps == 0 {
-		opts.MaxSteps = a.cfg.GetInt("ask.max_steps")
-	}
-	if opts.MaxTokens == 0 {
-		opts.MaxTokens = a.cfg.GetInt64("ask.max_tokens")
-	}
+	opts := limits
+	opts.Prompt, opts.Out, opts.Log = prompt, a.stdout, stderr
 	res := agent.Run(ctx, p, tools.New(c, t, author), opts)
 
 	act, err := agent.Record(ctx, c, t, author, p, opts, res)
 	if err != nil {
 		return &ExitError{Code: exitKrellin, Err: fmt.Errorf("%w (the conversation ended %s)", err, res.Status)}
 	}
-	fmt.Fprintf(stderr, "krellin: conversation recorded as seq %d: %s, %d model turns, %d tool calls, %d tokens in, %d out\n",
-		act.Seq, res.Status, res.Steps, res.Calls, res.Usage.InputTokens, res.Usage.OutputTokens)
+	fmt.Fprintf(stderr, "krellin: conversation recorded as seq %d: %s, %d model turns, %s, %d tokens in, %d out, %s\n",
+		act.Seq, res.Status, res.Steps, agent.CallCount(res), res.Usage.InputTokens, res.Usage.OutputTokens, agent.Elapsed(res))
 	switch res.Status {
 	case api.StatusOK:
 		return nil
@@ -115,6 +116,32 @@ func (a *app) ask(ctx context.Context, o askOptions, prompt string) error {
 		return &ExitError{Code: exitInterrupted, Err: errors.New(res.Reason)}
 	}
 	return &ExitError{Code: exitFailed, Err: errors.New(termsafe.Line(res.Reason))}
+}
+
+// askLimits reads the limits from the flags, else the config; 0 means
+// the default. A negative limit is refused rather than quietly replaced.
+func (a *app) askLimits(o askOptions) (agent.Options, error) {
+	opts := agent.Options{MaxSteps: o.maxSteps, MaxTokens: o.maxTokens,
+		MaxReplyTokens: a.cfg.GetInt64("ask.max_reply_tokens")}
+	switch {
+	case o.maxSteps < 0:
+		return opts, fmt.Errorf("--max-steps %d is negative; give a number of model turns, or 0 for the default\nTry: krellin ask --max-steps 10 \"what to do\"", o.maxSteps)
+	case o.maxTokens < 0:
+		return opts, fmt.Errorf("--max-tokens %d is negative; give a number of tokens, or 0 for the default\nTry: krellin ask --max-tokens 200000 \"what to do\"", o.maxTokens)
+	}
+	if opts.MaxSteps == 0 {
+		opts.MaxSteps = a.cfg.GetInt("ask.max_steps")
+	}
+	if opts.MaxTokens == 0 {
+		opts.MaxTokens = a.cfg.GetInt64("ask.max_tokens")
+	}
+	for key, v := range map[string]int64{"ask.max_steps": int64(opts.MaxSteps), "ask.max_tokens": opts.MaxTokens,
+		"ask.max_reply_tokens": opts.MaxReplyTokens} {
+		if v < 0 {
+			return opts, fmt.Errorf("%s is %d in %s; use a positive number, or 0 or nothing for the default", key, v, a.configFile())
+		}
+	}
+	return opts, nil
 }
 
 // interruptible returns a context that ends at the first SIGINT or
@@ -179,7 +206,12 @@ func (a *app) provider(o askOptions) (llm.Provider, error) {
 	cfg := llm.Config{Name: name, Type: a.cfg.GetString(key + "type"),
 		BaseURL: first(o.baseURL, a.cfg.GetString(key+"base_url")), Model: first(o.model, a.cfg.GetString(key+"model")),
 		APIKeyEnv: first(o.apiKeyEnv, a.cfg.GetString(key+"api_key_env")), MaxRetries: a.cfg.GetInt(key + "max_retries")}
-	cfg, err := cfg.Resolve(os.Getenv)
+	idle, err := seconds(a.cfg.Get(key + "idle_timeout"))
+	if err != nil {
+		return nil, fmt.Errorf("%sidle_timeout in %s: %w; use a duration such as 120s", key, a.configFile(), err)
+	}
+	cfg.IdleTimeout = idle
+	cfg, err = cfg.Resolve(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +236,31 @@ func (a *app) configFile() string {
 		return f
 	}
 	return "config.yaml (in KRELLIN_HOME or ~/.config/krellin)"
+}
+
+// seconds reads a duration from the config: a plain number is seconds,
+// a string may also be a Go duration ("90s", "2m"); nothing is 0.
+func seconds(v any) (time.Duration, error) {
+	switch v := v.(type) {
+	case nil:
+		return 0, nil
+	case int:
+		return time.Duration(v) * time.Second, nil
+	case int64:
+		return time.Duration(v) * time.Second, nil
+	case float64:
+		return time.Duration(v * float64(time.Second)), nil
+	case string:
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return time.Duration(f * float64(time.Second)), nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration", v)
+		}
+		return d, nil
+	}
+	return 0, fmt.Errorf("%v is not a duration", v)
 }
 
 func first(s ...string) string {

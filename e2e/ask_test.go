@@ -290,6 +290,10 @@ func TestAskErrorsSayWhatToDo(t *testing.T) {
 			[]string{`unknown provider "nosuch"`, "providers.nosuch"}},
 		{"a key variable that is not set", []string{"ask", "--provider", "anthropic", "--model", "m", "--api-key-env", "KRELLIN_TEST_NO_KEY", "x"}, 2,
 			[]string{"$KRELLIN_TEST_NO_KEY is not set", "--api-key-env"}},
+		{"a negative step limit", append(askArgs(s, "openai"), "--max-steps", "-1", "x"), 2,
+			[]string{"--max-steps -1 is negative", "0 for the default"}},
+		{"a negative token limit", append(askArgs(s, "anthropic"), "--max-tokens", "-5", "x"), 2,
+			[]string{"--max-tokens -5 is negative", "Try: krellin ask --max-tokens"}},
 		{"a base URL nothing answers on", append(askArgs(s, "openai")[:3], "--base-url", "http://"+closed+"/v1", "--model", "m", "x"), 1,
 			[]string{"cannot be reached", closed, "--base-url"}},
 	}
@@ -310,6 +314,98 @@ func TestAskErrorsSayWhatToDo(t *testing.T) {
 	acts := e.askLog()
 	if len(acts) != 2 || acts[1].Action != "ask" || acts[1].Status != "failed" {
 		t.Errorf("log %+v, want one failed ask", acts)
+	}
+}
+
+func TestAskFailsOnUsageThatCannotBeTrue(t *testing.T) {
+	for _, wire := range []string{"openai", "anthropic"} {
+		t.Run(wire, func(t *testing.T) {
+			// Each turn's count would wrap a plain int64 sum negative.
+			huge := scripted.Turn{Text: "Running it.", Calls: []scripted.Call{{Name: "run", Args: `{"command":"touch ran.txt"}`}},
+				InputTokens: 1 << 62, OutputTokens: 1 << 62}
+			if wire == "anthropic" {
+				huge.InputTokens, huge.OutputTokens = 9223372036854775800, 10
+			}
+			e, s := askEnv(t, huge, huge, huge)
+			r := e.run("", "", append(askArgs(s, wire), "--max-tokens", "1000", "x")...)
+			if r.code != 1 || !strings.Contains(r.stderr, "cannot be right") || !strings.Contains(r.stderr, "0 tokens in, 0 out") {
+				t.Fatalf("want a failure naming the impossible usage: %s", r)
+			}
+			if len(s.Requests()) != 1 || strings.Contains(r.stderr, "→ run") {
+				t.Errorf("%d requests, want 1 and no tool run: %s", len(s.Requests()), r)
+			}
+			acts := e.askLog()
+			if len(acts) != 2 || acts[1].Action != "ask" || acts[1].Status != "failed" {
+				t.Fatalf("log %+v, want only a failed ask", acts)
+			}
+		})
+	}
+}
+
+func TestAskShowsAndCountsCallsItDidNotRun(t *testing.T) {
+	for _, wire := range []string{"openai", "anthropic"} {
+		t.Run(wire, func(t *testing.T) {
+			e, s := askEnv(t,
+				scripted.Turn{Text: "Four calls.", Calls: []scripted.Call{
+					{Name: "run", Args: `{"command":"echo one > one.txt"}`},
+					{Name: "run", Args: `{"command":"echo two > two.txt"`},
+					{Name: "", Args: `{"command":"echo three > three.txt"}`},
+					{Name: "read_file", Args: `{"path":"calc.sh"}`}}},
+				scripted.Turn{Text: "Done."})
+			r := e.run("", "", append(askArgs(s, wire), "x")...)
+			if r.code != 0 {
+				t.Fatalf("krellin ask: %s", r)
+			}
+			for _, want := range []string{
+				`→ run {"command":"echo two > two.txt"`, "not run: the arguments are not valid JSON",
+				"→ (no name)", "not run: the call names no tool", "→ read_file",
+				"4 tool calls (2 not run)",
+			} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, r)
+				}
+			}
+			if n := strings.Count(r.stderr, "→ "); n != 4 {
+				t.Errorf("%d call lines, want 4:\n%s", n, r)
+			}
+			acts := e.askLog()
+			if len(acts) != 3 || acts[1].Action != "run" || acts[2].Action != "ask" {
+				t.Fatalf("log %+v, want the one run and the ask", acts)
+			}
+			show := e.ok("show", "2").stdout
+			for _, want := range []string{"2 model turns and 4 tool calls (2 not run)", "time: started ", ", took "} {
+				if !strings.Contains(show, want) {
+					t.Errorf("the conversation lacks %q:\n%s", want, show)
+				}
+			}
+		})
+	}
+}
+
+func TestAskStopsWhenTheProviderGoesSilent(t *testing.T) {
+	for _, wire := range []string{"openai", "anthropic"} {
+		t.Run(wire, func(t *testing.T) {
+			e, s := askEnv(t, scripted.Turn{Text: "Let me think about", Hold: true})
+			config := "providers:\n  openai:\n    idle_timeout: 1\n  anthropic:\n    idle_timeout: 500ms\n"
+			if err := os.WriteFile(filepath.Join(e.home, "config.yaml"), []byte(config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"openai": "sent nothing for 1s", "anthropic": "sent nothing for 0.5s"}[wire]
+			r := e.run("", "", append(askArgs(s, wire), "x")...)
+			if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "providers."+wire+".idle_timeout") {
+				t.Fatalf("want a failure saying %q: %s", want, r)
+			}
+			if r.took > 30*time.Second {
+				t.Errorf("took %s", r.took)
+			}
+			acts := e.askLog()
+			if len(acts) != 2 || acts[1].Status != "failed" {
+				t.Fatalf("log %+v, want a failed ask", acts)
+			}
+			if show := e.ok("show", "1").stdout; !strings.Contains(show, "Let me think about") {
+				t.Errorf("the conversation lost the text that arrived:\n%s", show)
+			}
+		})
 	}
 }
 
