@@ -67,6 +67,7 @@ type Request struct {
 	Author  string        // who asked: name, and email in <>, or ""
 	Status  string        // ask: ok, interrupted or failed
 	Error   string        // ask: why it failed or stopped
+	Took    time.Duration // ask: how long the conversation took
 	Tree    string        // restore: the tree to put in place (set by replay only)
 
 	// Set by the daemon, never by a client.
@@ -132,6 +133,9 @@ func Check(r Request) error {
 	case Ask:
 		if len(r.Input) > MaxInput {
 			return fmt.Errorf("%w: conversation of %d bytes is over the %d byte limit", ErrBadRequest, len(r.Input), MaxInput)
+		}
+		if r.Took < 0 || r.Took > 7*24*time.Hour {
+			return fmt.Errorf("%w: ask duration %s is not plausible", ErrBadRequest, r.Took)
 		}
 		switch r.Status {
 		case "ok", "interrupted", "failed":

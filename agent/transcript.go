@@ -116,7 +116,8 @@ func Record(ctx context.Context, rec Recorder, t api.Target, author api.Author, 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	req := api.ActionRequest{Target: t, Kind: "ask", Why: o.Prompt, Author: &author,
-		Input: Transcript(r, p.Name(), p.Model()), Status: r.Status, Error: r.Reason}
+		Input: Transcript(r, p.Name(), p.Model()), Status: r.Status, Error: r.Reason,
+		DurationMS: r.Elapsed.Milliseconds()}
 	a, err := rec.Act(ctx, req, io.Discard, io.Discard)
 	if err != nil {
 		return a, fmt.Errorf("record the conversation: %w", err)

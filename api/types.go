@@ -63,6 +63,9 @@ type ActionRequest struct {
 	// recorded in Input ended (ok, interrupted or failed) and why.
 	Status string `json:"status,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// DurationMS is for kind "ask" only: how long the conversation took,
+	// as the client measured it; the action is dated back by as much.
+	DurationMS int64 `json:"duration_ms,omitempty"`
 }
 
 // Event is one line of a streamed response. Type is "output" (Stream and

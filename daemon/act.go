@@ -140,8 +140,8 @@ func (c *Capsule) perform(ctx context.Context, r actions.Request, stdout, stderr
 	case actions.Restore:
 		return c.restore(ctx, plumbing.NewHash(r.Tree))
 	case actions.Ask:
-		rec := notes.Record{Action: actions.Ask, Start: time.Now(), Input: r.Input,
-			Interrupted: r.Status == api.StatusInterrupted, Error: r.Error}
+		rec := notes.Record{Action: actions.Ask, Start: time.Now().Add(-r.Took), Duration: r.Took,
+			Input: r.Input, Interrupted: r.Status == api.StatusInterrupted, Error: r.Error}
 		if r.Status == api.StatusFailed && rec.Error == "" {
 			rec.Error = "the agent failed"
 		}
@@ -392,6 +392,7 @@ func requestOf(req api.ActionRequest) actions.Request {
 		Timeout: time.Duration(req.TimeoutMS) * time.Millisecond,
 		Path:    req.Path, Input: req.Input, ToSeq: req.ToSeq,
 		Why: req.Why, Author: authorOf(req.Author), Status: req.Status, Error: req.Error,
+		Took: time.Duration(req.DurationMS) * time.Millisecond,
 	}
 }
 

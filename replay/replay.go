@@ -85,7 +85,7 @@ func Request(o Original) (actions.Request, error) {
 		req.Kind, req.Tree = actions.Restore, o.Action.Tree
 	case actions.Ask:
 		// The conversation is recorded again as it was; nothing runs.
-		req.Why, req.Input, req.Error = string(r.Why), r.Input, r.Error
+		req.Why, req.Input, req.Error, req.Took = string(r.Why), r.Input, r.Error, r.Duration
 		req.Status = o.Action.Status
 		if req.Status == api.StatusTimedOut {
 			req.Status = api.StatusFailed
