@@ -80,7 +80,7 @@ func (e *env) robKiller(rng *rand.Rand, n int, stop <-chan struct{}) int {
 			return killed
 		case <-time.After(time.Duration(300+rng.IntN(2500)) * time.Millisecond):
 		}
-		pid := e.robDaemonPID()
+		pid := e.daemonPID()
 		if pid == 0 || !e.robClientRunning(pid, stop) {
 			continue
 		}

@@ -13,8 +13,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // action is one element of `krellin log --json` as a reader of the
@@ -286,4 +289,48 @@ func intp(p *int) string {
 		return "none"
 	}
 	return fmt.Sprint(*p)
+}
+
+// daemonPID is the pid the test's running daemon wrote, or 0.
+func (e *env) daemonPID() int {
+	b, err := os.ReadFile(filepath.Join(e.home, "daemon.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// signalDaemon sends sig to the test's daemon and waits until it is gone.
+func (e *env) signalDaemon(sig syscall.Signal) {
+	e.t.Helper()
+	pid := e.daemonPID()
+	if pid == 0 {
+		e.t.Fatalf("no daemon pid in %s", e.home)
+	}
+	syscall.Kill(pid, sig)
+	deadline := time.Now().Add(15 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("daemon %d still runs 15 s after %v", pid, sig)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// peakKiB is VmHWM of pid: the most resident memory it ever had.
+func peakKiB(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("pid %d: %v", pid, err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }

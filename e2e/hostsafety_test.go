@@ -659,45 +659,14 @@ func TestSecLargeWorkspaceFileStaysOutOfDaemonMemory(t *testing.T) {
 	e.up()
 	// One ordinary action first, so the peak below is the sparse file's.
 	e.ok("run", "--", "true")
-	pid := secDaemonPID(t, e)
-	before := secPeakRSS(t, pid)
+	pid := e.daemonPID()
+	before := peakKiB(t, pid) << 10
 	e.ok("run", "--", "truncate", "-s", strconv.Itoa(size), "sparse.bin")
-	grew := secPeakRSS(t, pid) - before
+	grew := peakKiB(t, pid)<<10 - before
 	t.Logf("the daemon's peak RSS grew by %d MiB recording a %d MiB sparse file", grew>>20, size>>20)
 	if grew > size {
 		t.Errorf("recording a %d MiB sparse file grew the host daemon's peak memory by %d MiB: "+
 			"a capsule can exhaust the host's memory past its own limit (a 100 GiB sparse file costs it nothing)",
 			size>>20, grew>>20)
 	}
-}
-
-// secDaemonPID reads the pid of the test's daemon.
-func secDaemonPID(t *testing.T, e *env) int {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.home, "daemon.pid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pid
-}
-
-// secPeakRSS is a process's peak resident memory in bytes (VmHWM).
-func secPeakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(b)) {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
 }

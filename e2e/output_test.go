@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -88,31 +87,6 @@ func (e *env) robOK(args ...string) result {
 		e.t.Fatalf("krellin %s: %s", strings.Join(args, " "), r)
 	}
 	return r
-}
-
-// robDaemonPID is the pid the running daemon wrote, or 0.
-func (e *env) robDaemonPID() int {
-	b, err := os.ReadFile(filepath.Join(e.home, "daemon.pid"))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
-
-// robPeakKiB is VmHWM of pid: the most resident memory it ever had.
-func robPeakKiB(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("daemon pid %d: %v", pid, err)
-	}
-	m := regexp.MustCompile(`(?m)^VmHWM:\s+(\d+) kB`).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	}
-	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	return n
 }
 
 // robNote returns the note of commit in session byte for byte.
@@ -330,11 +304,11 @@ func TestRobHugeOutputKeepsDaemonMemoryBounded(t *testing.T) {
 	e := newEnv(t)
 	session := e.up()
 	e.robOK("run", "--", "true")
-	pid := e.robDaemonPID()
+	pid := e.daemonPID()
 	if pid == 0 || !alive(pid) {
 		t.Fatalf("no running daemon in %s/daemon.pid", e.home)
 	}
-	base := robPeakKiB(t, pid)
+	base := peakKiB(t, pid)
 	t.Logf("daemon %d: VmHWM %d KiB after a trivial action", pid, base)
 
 	// seq 1e8 takes minutes to stream through a race-built client here;
@@ -365,13 +339,13 @@ func TestRobHugeOutputKeepsDaemonMemoryBounded(t *testing.T) {
 					got.total, got.sha, ref.total, ref.sha)
 			}
 
-			peak := robPeakKiB(t, pid)
+			peak := peakKiB(t, pid)
 			t.Logf("daemon VmHWM %d KiB (%+d KiB over the baseline)", peak, peak-base)
 			if grow := peak - base; grow > 64<<10 {
 				t.Errorf("daemon peak memory grew by %d MiB streaming %d MB: want under 64 MiB",
 					grow>>10, ref.total/1e6)
 			}
-			if got := e.robDaemonPID(); got != pid || !alive(pid) {
+			if got := e.daemonPID(); got != pid || !alive(pid) {
 				t.Fatalf("the daemon (pid %d) is gone; pid file says %d", pid, got)
 			}
 
@@ -417,7 +391,7 @@ func TestRobHugeOutputKeepsDaemonMemoryBounded(t *testing.T) {
 func TestRobBinaryOutputIsKeptExactly(t *testing.T) {
 	e := newEnv(t)
 	session := e.up()
-	pid := e.robDaemonPID()
+	pid := e.daemonPID()
 
 	// Bytes that are not UTF-8, a NUL, a lone CR and terminal escapes,
 	// written as printf escapes: krellin refuses argv that is not UTF-8.
@@ -479,7 +453,7 @@ func TestRobBinaryOutputIsKeptExactly(t *testing.T) {
 		e := e.sub(t)
 		e.robOK("log")
 		e.robLog()
-		if got := e.robDaemonPID(); pid == 0 || got != pid || !alive(pid) {
+		if got := e.daemonPID(); pid == 0 || got != pid || !alive(pid) {
 			t.Errorf("daemon pid %d before, %d after: the daemon restarted", pid, got)
 		}
 		e.fsck()

@@ -175,7 +175,7 @@ func TestTUI_ReconnectsAfterTheDaemonRestarts(t *testing.T) {
 	s := e.startTUI(100, 30)
 	s.waitFor("first screen", "krellin · live", "session-1*")
 
-	stopDaemon(e)
+	e.signalDaemon(syscall.SIGTERM)
 	s.waitFor("the daemon gone", "daemon gone, reconnecting")
 	e.ok("run", "--", "echo", "after-restart") // starts a new daemon
 	s.waitFor("reconnected", "reconnected to the daemon", "echo after-restart", "krellin · live")
@@ -215,56 +215,12 @@ func TestTUI_DropsTheGhostRowOfAKilledDaemon(t *testing.T) {
 
 	go e.exec("", "", "run", "--", "sleep", "30")
 	s.waitFor("the run in flight", "run     sleep 30", "running", "busy")
-	killDaemon(e)
+	e.signalDaemon(syscall.SIGKILL)
 	s.waitFor("the row marked", "lost: the daemon went away")
 
 	e.ok("run", "--", "echo", "after-kill") // starts a new daemon
 	s.waitFor("reconnected", "echo after-kill", "krellin · live")
 	s.waitGone("the ghost row dropped", "│ lost", "> …", "busy")
-}
-
-// killDaemon kills the test's daemon with SIGKILL, mid-whatever, and
-// waits until it is gone.
-func killDaemon(e *env) {
-	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.home, "daemon.pid"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		e.t.Fatalf("daemon.pid: %v", err)
-	}
-	syscall.Kill(pid, syscall.SIGKILL)
-	deadline := time.Now().Add(15 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("daemon %d still runs after SIGKILL", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stopDaemon stops the test's daemon with SIGTERM, as an operator
-// would, and waits until it is gone.
-func stopDaemon(e *env) {
-	e.t.Helper()
-	b, err := os.ReadFile(filepath.Join(e.home, "daemon.pid"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		e.t.Fatalf("daemon.pid: %v", err)
-	}
-	syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(15 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("daemon %d still runs 15 s after SIGTERM", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // lockedBuffer is a bytes.Buffer a process writes while the test reads.
@@ -344,7 +300,7 @@ func TestLogFollow_PrintsRunsAndSurvivesADaemonRestart(t *testing.T) {
 	f.waitFor(t, "stdout", "followed-one\n")                // the output, live
 	f.waitFor(t, "stdout", "1  run      echo followed-one") // the recorded row
 
-	stopDaemon(e)
+	e.signalDaemon(syscall.SIGTERM)
 	f.waitFor(t, "stderr", "lost the daemon")
 	e.ok("run", "--", "echo", "after-restart")
 	f.waitFor(t, "stderr", "reconnected to the daemon")
@@ -366,7 +322,7 @@ func TestLogFollow_SaysWhenItMissedTheEndOfAnAction(t *testing.T) {
 
 	go e.exec("", "", "run", "--", "sleep", "30")
 	f.waitFor(t, "stdout", "…  run      sleep 30")
-	killDaemon(e)
+	e.signalDaemon(syscall.SIGKILL)
 	f.waitFor(t, "stderr", "did not see the end of run: sleep 30 (the daemon went away)")
 
 	e.ok("run", "--", "echo", "after-kill") // starts a new daemon
