@@ -53,7 +53,7 @@ func (d *Daemon) do(ctx context.Context, req api.ActionRequest, p performer, std
 	defer c.publish()
 	ev.Session = c.st.Session
 	d.events.publish(ev.with(api.EventStarted))
-	a, err := c.actGuarded(ctx, eng, req, r, p, ev.output(d.events, "stdout", stdout), ev.output(d.events, "stderr", stderr))
+	a, err := c.actLocked(ctx, eng, req, r, p, ev.output(d.events, "stdout", stdout), ev.output(d.events, "stderr", stderr))
 	if err != nil {
 		e := ev.with(api.EventRefused)
 		e.Error = toError(err)
@@ -66,21 +66,16 @@ func (d *Daemon) do(ctx context.Context, req api.ActionRequest, p performer, std
 	return a, nil
 }
 
-// actGuarded is actLocked turning a panic into an error, so that the
-// capsule's followers hear how the action ended and the daemon lives on.
-func (c *Capsule) actGuarded(ctx context.Context, eng *capsule.Engine, req api.ActionRequest, r actions.Request, p performer, stdout, stderr io.Writer) (a api.Action, err error) {
+// actLocked checks the request against the capsule's session and runs it;
+// the caller holds c.mu. A panic becomes an error, so that the capsule's
+// followers hear how the action ended and the daemon lives on.
+func (c *Capsule) actLocked(ctx context.Context, eng *capsule.Engine, req api.ActionRequest, r actions.Request, p performer, stdout, stderr io.Writer) (_ api.Action, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.d.log.Error("action panicked", "capsule", c.st.Name, "action", summary(r), "panic", v, "stack", string(debug.Stack()))
 			err = fmt.Errorf("internal error in the daemon (%v); nothing more was recorded for this action, see daemon.log", v)
 		}
 	}()
-	return c.actLocked(ctx, eng, req, r, p, stdout, stderr)
-}
-
-// actLocked checks the request against the capsule's session and runs it;
-// the caller holds c.mu.
-func (c *Capsule) actLocked(ctx context.Context, eng *capsule.Engine, req api.ActionRequest, r actions.Request, p performer, stdout, stderr io.Writer) (api.Action, error) {
 	if c.st.Session == "" {
 		return api.Action{}, fmt.Errorf("%w: no session on this capsule (start one with `krellin up`)", errNotFound)
 	}

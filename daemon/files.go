@@ -21,6 +21,7 @@ import (
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
 	"github.com/krellin/krellin/gitlog"
+	"github.com/krellin/krellin/workspace"
 )
 
 // Limits of the read endpoints: they answer an agent, whose context is
@@ -113,13 +114,10 @@ func workspacePath(name string) (string, error) {
 }
 
 func readError(name string, err error) error {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s does not exist in the workspace", errNotFound, name)
-	case strings.Contains(err.Error(), "escapes from parent"):
-		return fmt.Errorf("%w: %s leads out of the workspace", actions.ErrRefused, name)
 	}
-	return fmt.Errorf("read %s: %w", name, err)
+	return fmt.Errorf("read: %w", workspace.Classify(name, err))
 }
 
 // ListFiles lists the files recorded at the session's tip under dir.

@@ -86,12 +86,12 @@ func execTool(kind string) func(context.Context, *Set, json.RawMessage, string) 
 		req := s.request(kind, why)
 		req.Argv, req.Workdir, req.Env = []string{"sh", "-c", a.Command}, a.Workdir, a.Env
 		req.TimeoutMS = int64(a.TimeoutSeconds * 1000)
-		var out, errOut capped
-		act, err := s.d.Act(ctx, req, &out, &errOut)
+		out, errOut := capture(), capture()
+		act, err := s.d.Act(ctx, req, out, errOut)
 		if err != nil {
 			return failed(err)
 		}
-		return Result{Text: describeRun(act, out.String(), errOut.String()),
+		return Result{Text: describeRun(act, text(out), text(errOut)),
 			IsError: act.Status != api.StatusOK}
 	}
 }

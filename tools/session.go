@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/krellin/krellin/actions"
 	"github.com/krellin/krellin/api"
+	"github.com/krellin/krellin/notes"
 )
 
 type logArgs struct {
@@ -92,19 +94,19 @@ func (s *Set) request(kind, why string) api.ActionRequest {
 
 // act runs a file or session action and reports how it went.
 func (s *Set) act(ctx context.Context, req api.ActionRequest, done string) Result {
-	var out capped
-	a, err := s.d.Act(ctx, req, &out, &out)
+	// File and session actions write no output.
+	a, err := s.d.Act(ctx, req, io.Discard, io.Discard)
 	if err != nil {
 		return failed(err)
 	}
 	if a.Status != api.StatusOK {
 		return Result{Text: fmt.Sprintf("%s (recorded as failed action %d)", a.Error, a.Seq), IsError: true}
 	}
-	text := fmt.Sprintf("%s; recorded as action %d", done, a.Seq)
+	msg := fmt.Sprintf("%s; recorded as action %d", done, a.Seq)
 	if len(a.Files) > 0 {
-		text += "; files: " + strings.Join(a.Files, ", ")
+		msg += "; files: " + strings.Join(a.Files, ", ")
 	}
-	return Result{Text: text}
+	return Result{Text: msg}
 }
 
 // decode reads a call's arguments; unknown fields are refused, so a
@@ -136,31 +138,15 @@ func capText(s string) string {
 	return s[:half] + fmt.Sprintf("\n[... %d bytes cut ...]\n", len(s)-2*half) + s[len(s)-half:]
 }
 
-// capped keeps the head and tail of what is written to it.
-type capped struct {
-	head, tail []byte
-	total      int
-}
+// capture keeps the head and tail of a command's output for the model.
+func capture() *notes.Capture { return notes.NewCaptureSize(maxResult/2, maxResult/2) }
 
-func (c *capped) Write(p []byte) (int, error) {
-	n := len(p)
-	c.total += n
-	half := maxResult / 2
-	if k := min(half-len(c.head), len(p)); k > 0 {
-		c.head = append(c.head, p[:k]...)
-		p = p[k:]
+// text renders a capture, saying where bytes were cut.
+func text(c *notes.Capture) string {
+	o := c.Output()
+	if !o.Cut() {
+		return string(o.Head) + string(o.Tail)
 	}
-	c.tail = append(c.tail, p...)
-	if len(c.tail) > half {
-		c.tail = append(c.tail[:0], c.tail[len(c.tail)-half:]...)
-	}
-	return n, nil
-}
-
-func (c *capped) String() string {
-	kept := len(c.head) + len(c.tail)
-	if kept == c.total {
-		return string(c.head) + string(c.tail)
-	}
-	return string(c.head) + fmt.Sprintf("\n[... %d bytes cut here; run the command again with its output filtered (grep, head, tail) to see more ...]\n", c.total-kept) + string(c.tail)
+	cut := o.Total - int64(len(o.Head)+len(o.Tail))
+	return string(o.Head) + fmt.Sprintf("\n[... %d bytes cut here; run the command again with its output filtered (grep, head, tail) to see more ...]\n", cut) + string(o.Tail)
 }
