@@ -84,8 +84,7 @@ func (a *app) projectDir() {
 // attach makes sure the capsule runs a session, as `krellin up` would:
 // the current one, the one named, or a new one.
 func (a *app) attach(ctx context.Context, c *api.Client, t api.Target) (string, error) {
-	req := api.UpRequest{Target: t, DefaultImage: a.cfg.GetString("image"), CABundle: a.cfg.GetString("ca_bundle")}
-	resp, err := c.Up(ctx, req)
+	resp, err := c.Up(ctx, a.upRequest(t, ""))
 	if err != nil {
 		return "", fmt.Errorf("attach to the capsule: %w", err)
 	}

@@ -39,14 +39,8 @@ KRELLIN_CA_BUNDLE).`,
 			if err != nil {
 				return err
 			}
-			req := api.UpRequest{Target: t, Image: o.image, From: o.from, CABundle: o.ca, AllowNetwork: o.allowNetwork}
-			req.DefaultImage = a.cfg.GetString("image")
-			if req.CABundle == "" {
-				req.CABundle = a.cfg.GetString("ca_bundle")
-			}
-			if req.CABundle != "" {
-				req.CABundle, _ = filepath.Abs(req.CABundle)
-			}
+			req := a.upRequest(t, o.ca)
+			req.Image, req.From, req.AllowNetwork = o.image, o.from, o.allowNetwork
 			resp, err := c.Up(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -70,4 +64,17 @@ KRELLIN_CA_BUNDLE).`,
 	f.StringVar(&o.ca, "ca-bundle", "", "host CA bundle file to trust inside the capsule")
 	f.BoolVar(&o.allowNetwork, "allow-network", false, "override: network egress for every action (recorded in the session)")
 	return cmd
+}
+
+// upRequest starts a request for up from the config: the default image
+// and the CA bundle (ca, or the config's), made absolute for the daemon.
+func (a *app) upRequest(t api.Target, ca string) api.UpRequest {
+	req := api.UpRequest{Target: t, DefaultImage: a.cfg.GetString("image"), CABundle: ca}
+	if req.CABundle == "" {
+		req.CABundle = a.cfg.GetString("ca_bundle")
+	}
+	if req.CABundle != "" {
+		req.CABundle, _ = filepath.Abs(req.CABundle)
+	}
+	return req
 }
